@@ -1,0 +1,182 @@
+//! Harness for the end-to-end tests: the real `triage` binary on port 0, a loopback origin
+//! serving the fixture pages, and helpers to wait for referrals to finish.
+#![allow(dead_code)]
+
+use serde_json::Value;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_triage")
+}
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A fresh, empty directory for one test.
+pub fn tempdir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("triage-e2e-{name}-{}-{}", std::process::id(), nanos()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn nanos() -> u128 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
+}
+
+/// A child process killed (SIGKILL) when dropped.
+pub struct Proc {
+    pub child: Child,
+    /// `host:port` the process announced.
+    pub addr: String,
+    pub log: Option<PathBuf>,
+}
+
+impl Proc {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+    /// SIGTERM, then wait for the exit status.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                return s;
+            }
+            assert!(Instant::now() < deadline, "process did not stop after SIGTERM");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    pub fn log_text(&self) -> String {
+        self.log.as_ref().and_then(|p| std::fs::read_to_string(p).ok()).unwrap_or_default()
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Starts `cmd`, reads stdout until a line starting with `marker`, returns the address after
+/// `http://` on that line.
+fn start(mut cmd: Command, marker: &str, log: Option<PathBuf>) -> Proc {
+    cmd.current_dir(repo()).stdout(Stdio::piped()).stdin(Stdio::null());
+    match &log {
+        Some(p) => {
+            cmd.stderr(Stdio::from(std::fs::File::create(p).unwrap()));
+        }
+        None => {
+            cmd.stderr(Stdio::inherit());
+        }
+    }
+    let mut child = cmd.spawn().expect("start triage");
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let marker = marker.to_string();
+    std::thread::spawn(move || {
+        let mut lines = BufReader::new(stdout).lines();
+        for line in lines.by_ref() {
+            let Ok(line) = line else { break };
+            if line.starts_with(&marker) {
+                let addr = line.rsplit("http://").next().unwrap().trim().to_string();
+                let _ = tx.send(addr);
+                break;
+            }
+        }
+        // Keep draining so the child never blocks on a full pipe.
+        for _ in lines {}
+    });
+    let addr = match rx.recv_timeout(Duration::from_secs(60)) {
+        Ok(a) => a,
+        Err(_) => {
+            let _ = child.kill();
+            let log_text = log.as_ref().and_then(|p| std::fs::read_to_string(p).ok()).unwrap_or_default();
+            panic!("process did not announce its address; log:\n{log_text}");
+        }
+    };
+    Proc { child, addr, log }
+}
+
+/// Serves `fixtures/pages` on 127.0.0.1 (a free port).
+pub fn start_origin() -> Proc {
+    let mut cmd = Command::new(bin());
+    cmd.args(["fixtures", "serve", "--listen", "127.0.0.1:0"]);
+    start(cmd, "serving ", None)
+}
+
+/// Starts `triage serve` on a free port with its data in `data_dir`, letting `origins` through
+/// the address policy; `extra` args are appended.
+pub fn start_server(data_dir: &Path, origins: &[&str], extra: &[&str]) -> Proc {
+    let mut cmd = Command::new(bin());
+    cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"]).arg(data_dir);
+    for o in origins {
+        cmd.args(["--allow-private", o]);
+    }
+    cmd.args(extra);
+    cmd.env("RUST_LOG", "info,triage=debug");
+    let log = data_dir.with_extension("log");
+    start(cmd, "triage listening on ", Some(log))
+}
+
+pub fn client() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder().no_proxy().timeout(Duration::from_secs(30)).build().unwrap()
+}
+
+pub fn post_json(server: &Proc, token: Option<&str>, body: &Value) -> (u16, Value) {
+    let mut req = client().post(server.url("/v1/referrals")).json(body);
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let resp = req.send().unwrap();
+    let status = resp.status().as_u16();
+    (status, resp.json().unwrap_or(Value::Null))
+}
+
+pub fn get_json(server: &Proc, path: &str) -> (u16, Value) {
+    let resp = client().get(server.url(path)).send().unwrap();
+    let status = resp.status().as_u16();
+    (status, resp.json().unwrap_or(Value::Null))
+}
+
+/// Polls a referral until it is `routed` or `failed`.
+pub fn wait_final(server: &Proc, referral_id: &str, timeout: Duration) -> Value {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let (status, v) = get_json(server, &format!("/v1/referrals/{referral_id}"));
+        assert_eq!(status, 200, "GET referral {referral_id}: {v}");
+        if v["status"] == "routed" || v["status"] == "failed" {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "referral {referral_id} still {} after {timeout:?}; log:\n{}", v["status"], server.log_text());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+pub fn metrics(server: &Proc) -> String {
+    client().get(server.url("/metrics")).send().unwrap().text().unwrap()
+}
+
+/// The value of one sample line (`name{labels} value`) in a Prometheus text page.
+pub fn metric_value(page: &str, name_and_labels: &str) -> Option<f64> {
+    page.lines().find(|l| l.starts_with(name_and_labels) && l[name_and_labels.len()..].starts_with(' ')).and_then(|l| l.rsplit(' ').next()).and_then(|v| v.parse().ok())
+}
+
+/// The fixture manifest (`fixtures/pages/MANIFEST.json`).
+pub fn manifest() -> Vec<Value> {
+    let text = std::fs::read_to_string(repo().join("fixtures/pages/MANIFEST.json")).unwrap();
+    let v: Value = serde_json::from_str(&text).unwrap();
+    match v {
+        Value::Array(a) => a,
+        Value::Object(ref o) => o.get("pages").and_then(|p| p.as_array()).cloned().unwrap_or_default(),
+        _ => vec![],
+    }
+}
