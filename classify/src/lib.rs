@@ -1,1 +1,32 @@
-//! placeholder
+//! Content becomes a [`Classification`](shared::Classification): language ID, normalisation,
+//! keyword, regex, hash and URL matching. Pure and synchronous: no I/O, no async.
+//!
+//! Map of the crate:
+//!
+//! - [`Classifier`] — built once from a [`ListSet`](shared::lists::ListSet) by
+//!   [`Classifier::new`]: one Aho-Corasick automaton over every normalised keyword, a regex set
+//!   per regex list, hash sets and a canonical-URL map. Building is where things fail (a regex
+//!   too big, a term that normalises to nothing), with file and line; the result is an `Arc`,
+//!   cheap to clone and `Send + Sync`.
+//! - [`Document`] — what one call looks at: the extracted text, the digests of the fetched
+//!   bytes and the final URL. [`Classifier::classify`] turns it into a `Classification` and
+//!   cannot fail.
+//! - [`normalize`] — the text fold shared by keywords and documents, with a byte map back to
+//!   the original so every span points into the text as extracted.
+//! - [`langid`] — the document's language and the shares of a mixed one, behind one
+//!   `detect` function so a better detector can slot in.
+//!
+//! Data moves: text → `normalize` → automaton and regexes → hits in normalised coordinates →
+//! negative lists suppress overlapping hits → spans mapped back → category scores; text →
+//! `langid` alongside (on its own lighter fold, which keeps Urdu and Persian letters apart).
+
+mod classifier;
+pub mod langid;
+pub mod normalize;
+mod score;
+
+pub use classifier::{
+    BuildError, Classifier, Document, Stats, MAX_OCCURRENCES_PER_ENTRY, REGEX_DFA_SIZE_LIMIT,
+    REGEX_SET_SIZE_LIMIT, REGEX_SIZE_LIMIT,
+};
+pub use score::contribution;

@@ -1,0 +1,1156 @@
+//! The compiled lists and the matching of one document against them.
+
+use crate::langid;
+use crate::normalize::{look_alike_variant, normalize};
+use crate::score::{self, Counted};
+use aho_corasick::AhoCorasick;
+use regex::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
+use shared::lists::{Entries, HashAlgorithm, ListSet, MatchMode, Problem, Trust};
+use shared::url::canonical_url;
+use shared::{Category, Classification, Match, MatchKind};
+use std::collections::HashMap;
+use std::fmt;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Compiled size limit of one regex entry (bytes); a bigger one is refused at build.
+pub const REGEX_SIZE_LIMIT: usize = 2 << 20;
+/// Lazy-DFA cache limit of one regex entry and of a list's set (bytes).
+pub const REGEX_DFA_SIZE_LIMIT: usize = 4 << 20;
+/// Compiled size limit of all regexes of one list together.
+pub const REGEX_SET_SIZE_LIMIT: usize = 64 << 20;
+/// Occurrences of one entry reported per document; more add nothing to the score and would
+/// only bloat the case.
+pub const MAX_OCCURRENCES_PER_ENTRY: usize = 100;
+
+/// One document to classify.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Document<'a> {
+    /// The extracted text; spans in the result are byte ranges of it.
+    pub text: &'a str,
+    /// Lower-case hex SHA-256 of the fetched bytes.
+    pub sha256: Option<&'a str>,
+    /// Lower-case hex MD5 of the fetched bytes.
+    pub md5: Option<&'a str>,
+    /// The final URL (after redirects); canonicalised here before matching.
+    pub url: Option<&'a str>,
+}
+
+impl<'a> Document<'a> {
+    /// A document that is only text.
+    pub fn text(text: &'a str) -> Self {
+        Document {
+            text,
+            ..Document::default()
+        }
+    }
+}
+
+/// Every problem found while compiling a list set, each with its file and, where there is
+/// one, its line.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", summary(.problems))]
+pub struct BuildError {
+    pub problems: Vec<Problem>,
+}
+
+fn summary(problems: &[Problem]) -> String {
+    match problems {
+        [one] => one.to_string(),
+        [first, ..] => format!(
+            "{} problems compiling lists; first: {first}",
+            problems.len()
+        ),
+        [] => "no problems".to_string(),
+    }
+}
+
+/// How much a classifier holds, for logs and metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Stats {
+    pub lists: usize,
+    pub keywords: usize,
+    pub regexes: usize,
+    pub hashes: usize,
+    /// PDQ entries are loaded but not matched yet (image hashing comes with a later issue).
+    pub pdq_unmatched: usize,
+    pub urls: usize,
+}
+
+/// The enabled lists, compiled. Cheap to clone; share it between threads.
+///
+/// - Keywords and their documents pass through [`normalize`](crate::normalize::normalize);
+///   `word` needs a boundary at both ends, `prefix` at the start, `substring` none, and
+///   scripts written without spaces (Han, kana, Thai, …) never need one. A term spelled
+///   wholly in Latin letters that have Cyrillic look-alikes (or the reverse) is also searched
+///   in the other script.
+/// - Regex patterns run over the same normalised text (lower case, folded, single spaces) and
+///   are compiled case-insensitive, so an obfuscated spelling meets them too.
+/// - SHA-256/MD5 of the fetched bytes and the canonical final URL match exactly. PDQ entries
+///   are loaded but not matched yet.
+/// - A negative list's hit suppresses the positive hits it overlaps; a negative hash or URL
+///   suppresses every hit of the document. Negative hits are not reported on their own.
+#[derive(Clone)]
+pub struct Classifier {
+    inner: Arc<Compiled>,
+}
+
+impl fmt::Debug for Classifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Classifier")
+            .field("stats", &self.inner.stats)
+            .finish()
+    }
+}
+
+struct ListInfo {
+    id: String,
+    owner: String,
+    version: String,
+    trust: Trust,
+    negative: bool,
+}
+
+struct EntryInfo {
+    list: usize,
+    id: String,
+    /// Term, pattern, hash or URL as the list has it.
+    term: String,
+    kind: MatchKind,
+    /// `None` only on negative lists, whose entries count toward nothing.
+    category: Option<Category>,
+    weight: f64,
+    mode: MatchMode,
+}
+
+struct Keywords {
+    automaton: AhoCorasick,
+    /// Entries behind each automaton pattern: one normalised term may be in several lists.
+    owners: Vec<Vec<usize>>,
+}
+
+struct RegexList {
+    set: RegexSet,
+    /// One per pattern of the set, for the spans.
+    regexes: Vec<Regex>,
+    entries: Vec<usize>,
+}
+
+struct Compiled {
+    lists: Vec<ListInfo>,
+    entries: Vec<EntryInfo>,
+    keywords: Option<Keywords>,
+    regexes: Vec<RegexList>,
+    sha256: HashMap<String, Vec<usize>>,
+    md5: HashMap<String, Vec<usize>>,
+    urls: HashMap<String, Vec<usize>>,
+    stats: Stats,
+}
+
+/// One entry found in the document, before suppression. `range` is in normalised text;
+/// `None` for whole-document matches.
+struct Hit {
+    entry: usize,
+    range: Option<Range<usize>>,
+}
+
+impl Classifier {
+    /// Compiles the enabled lists. Reports every problem, each with its file and line.
+    pub fn new(lists: &ListSet) -> Result<Classifier, BuildError> {
+        let mut b = Builder::default();
+        for list in lists.lists.iter().filter(|l| l.meta.enabled) {
+            b.add_list(list);
+        }
+        b.finish().map(|c| Classifier { inner: Arc::new(c) })
+    }
+
+    pub fn stats(&self) -> Stats {
+        self.inner.stats
+    }
+
+    /// Classifies one document. `id` is left `None` for the caller to set.
+    pub fn classify(&self, doc: &Document<'_>) -> Classification {
+        let c = &*self.inner;
+        let norm = normalize(doc.text);
+        let mut hits = Vec::new();
+        let mut seen: HashMap<usize, usize> = HashMap::new();
+        let mut push = |entry: usize, range: Option<Range<usize>>| {
+            let n = seen.entry(entry).or_insert(0);
+            if *n < MAX_OCCURRENCES_PER_ENTRY {
+                *n += 1;
+                hits.push(Hit { entry, range });
+            }
+        };
+
+        if let Some(kw) = &c.keywords {
+            // Overlapping search: every term is found even inside or across another one.
+            for m in kw.automaton.find_overlapping_iter(norm.text.as_str()) {
+                for &e in &kw.owners[m.pattern().as_usize()] {
+                    if boundaries_ok(&norm.text, m.start(), m.end(), c.entries[e].mode) {
+                        push(e, Some(m.start()..m.end()));
+                    }
+                }
+            }
+        }
+        for rl in &c.regexes {
+            for i in rl.set.matches(&norm.text).iter() {
+                for m in rl.regexes[i]
+                    .find_iter(&norm.text)
+                    .filter(|m| !m.is_empty())
+                {
+                    push(rl.entries[i], Some(m.range()));
+                }
+            }
+        }
+        let exact = [
+            (doc.sha256.map(|h| h.trim().to_ascii_lowercase()), &c.sha256),
+            (doc.md5.map(|h| h.trim().to_ascii_lowercase()), &c.md5),
+            (
+                doc.url
+                    .and_then(|u| canonical_url(u).ok())
+                    .map(|u| u.to_string()),
+                &c.urls,
+            ),
+        ];
+        for (key, map) in exact {
+            for &e in key.and_then(|k| map.get(&k)).into_iter().flatten() {
+                push(e, None);
+            }
+        }
+
+        let (negatives, positives): (Vec<Hit>, Vec<Hit>) = hits
+            .into_iter()
+            .partition(|h| c.lists[c.entries[h.entry].list].negative);
+        let suppressor = Suppressor::new(c, &negatives);
+
+        let mut matches: Vec<(Match, usize)> = positives
+            .into_iter()
+            .filter_map(|h| {
+                let e = &c.entries[h.entry];
+                let l = &c.lists[e.list];
+                let span = h.range.as_ref().map(|r| norm.source_range(r.clone()));
+                let m = Match {
+                    list: l.id.clone(),
+                    entry: e.id.clone(),
+                    kind: e.kind,
+                    term: Some(e.term.clone()),
+                    category: e.category?,
+                    source: l.owner.clone(),
+                    span: span.as_ref().map(|s| [s.start, s.end]),
+                    matched_text: span.map(|s| doc.text[s].to_string()),
+                    list_version: l.version.clone(),
+                    trust: l.trust.as_str().to_string(),
+                    suppressed_by: suppressor.find(h.range.as_ref()),
+                };
+                Some((m, h.entry))
+            })
+            .collect();
+        // Whole-document matches first, then in text order, then in list order.
+        matches.sort_by_key(|(m, e)| (m.span.map(|s| (s[0], s[1])), *e));
+
+        let categories = score::categories(
+            matches
+                .iter()
+                .filter(|(m, _)| m.suppressed_by.is_none())
+                .map(|(m, e)| {
+                    let info = &c.entries[*e];
+                    Counted {
+                        category: m.category,
+                        key: *e,
+                        entry_id: &info.id,
+                        contribution: score::contribution(
+                            info.kind,
+                            info.weight,
+                            c.lists[info.list].trust.factor(),
+                        ),
+                    }
+                }),
+        );
+        let (language, languages) = langid::identify(doc.text);
+        Classification {
+            id: None,
+            language,
+            languages,
+            matches: matches.into_iter().map(|(m, _)| m).collect(),
+            categories,
+        }
+    }
+}
+
+/// Whether a hit at `start..end` of normalised `text` respects the entry's match mode. A
+/// boundary only applies where the term itself begins or ends with a letter or digit (like
+/// `\b`), and never next to scripts written without spaces.
+fn boundaries_ok(text: &str, start: usize, end: usize, mode: MatchMode) -> bool {
+    let start_ok = || {
+        edge_ok(
+            text[..start].chars().next_back(),
+            text[start..].chars().next(),
+        )
+    };
+    let end_ok = || edge_ok(text[end..].chars().next(), text[..end].chars().next_back());
+    match mode {
+        MatchMode::Substring => true,
+        MatchMode::Prefix => start_ok(),
+        MatchMode::Word => start_ok() && end_ok(),
+    }
+}
+
+fn edge_ok(outside: Option<char>, inside: Option<char>) -> bool {
+    match (outside, inside) {
+        (Some(o), Some(i)) if o.is_alphanumeric() && i.is_alphanumeric() => {
+            written_without_spaces(o) || written_without_spaces(i)
+        }
+        _ => true,
+    }
+}
+
+/// Han, Hiragana, Katakana (and Thai, Lao, Myanmar, Khmer): no spaces between words, so
+/// every match there is a substring match.
+fn written_without_spaces(c: char) -> bool {
+    matches!(c as u32,
+        0x0E00..=0x0EFF | 0x1000..=0x109F | 0x1780..=0x17FF | 0x3040..=0x30FF | 0x31F0..=0x31FF
+        | 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xF900..=0xFAFF | 0xFF66..=0xFF9F | 0x20000..=0x3FFFF)
+}
+
+/// Finds the negative hit that suppresses a positive one.
+struct Suppressor {
+    /// A whole-document negative (hash, URL): suppresses everything.
+    document: Option<String>,
+    /// Negative spans sorted by start, with the running maximum end and who reaches it.
+    spans: Vec<(usize, usize, String)>,
+}
+
+impl Suppressor {
+    fn new(c: &Compiled, negatives: &[Hit]) -> Self {
+        let label = |h: &Hit| {
+            let e = &c.entries[h.entry];
+            format!("{}/{}", c.lists[e.list].id, e.id)
+        };
+        let document = negatives.iter().find(|h| h.range.is_none()).map(label);
+        let mut sorted: Vec<&Hit> = negatives.iter().filter(|h| h.range.is_some()).collect();
+        sorted.sort_by_key(|h| (h.range.as_ref().map(|r| r.start), h.entry));
+        let mut spans = Vec::with_capacity(sorted.len());
+        let mut best: Option<(usize, String)> = None;
+        for h in sorted {
+            let r = h.range.as_ref().expect("filtered");
+            let further = match &best {
+                Some((end, _)) => r.end > *end,
+                None => true,
+            };
+            if further {
+                best = Some((r.end, label(h)));
+            }
+            let (end, who) = best.clone().expect("set above");
+            spans.push((r.start, end, who));
+        }
+        Suppressor { document, spans }
+    }
+
+    fn find(&self, range: Option<&Range<usize>>) -> Option<String> {
+        if let Some(d) = &self.document {
+            return Some(d.clone());
+        }
+        let r = range?;
+        // Negatives starting before the hit ends; the one reaching furthest overlaps if any does.
+        let n = self.spans.partition_point(|(s, _, _)| *s < r.end);
+        let (_, end, who) = self.spans.get(n.checked_sub(1)?)?;
+        (*end > r.start).then(|| who.clone())
+    }
+}
+
+#[derive(Default)]
+struct Builder {
+    lists: Vec<ListInfo>,
+    entries: Vec<EntryInfo>,
+    patterns: Vec<String>,
+    pattern_ids: HashMap<String, usize>,
+    owners: Vec<Vec<usize>>,
+    regexes: Vec<RegexList>,
+    sha256: HashMap<String, Vec<usize>>,
+    md5: HashMap<String, Vec<usize>>,
+    urls: HashMap<String, Vec<usize>>,
+    stats: Stats,
+    problems: Vec<Problem>,
+}
+
+impl Builder {
+    fn add_list(&mut self, list: &shared::lists::List) {
+        let meta = &list.meta;
+        self.lists.push(ListInfo {
+            id: meta.id.clone(),
+            owner: meta.owner.clone(),
+            version: meta.version.clone(),
+            trust: meta.trust,
+            negative: meta.negative,
+        });
+        self.stats.lists += 1;
+        let file = &list.entries_path;
+        let mut regex_patterns = Vec::new();
+        let mut regex_list = RegexList {
+            set: RegexSet::empty(),
+            regexes: Vec::new(),
+            entries: Vec::new(),
+        };
+        match &list.entries {
+            Entries::Keywords(entries) => {
+                for k in entries {
+                    let Some(e) = self.entry(
+                        list,
+                        file,
+                        k.line,
+                        &k.id,
+                        &k.term,
+                        MatchKind::Keyword,
+                        k.category,
+                        k.weight,
+                    ) else {
+                        continue;
+                    };
+                    self.entries[e].mode = k.match_mode;
+                    let norm = normalize(&k.term).text.trim().to_string();
+                    if norm.is_empty() {
+                        self.problem(
+                            file,
+                            k.line,
+                            format!("entry {:?}: term {:?} normalises to nothing", k.id, k.term),
+                        );
+                        continue;
+                    }
+                    let variant = look_alike_variant(&norm);
+                    self.add_pattern(norm, e);
+                    if let Some(v) = variant {
+                        self.add_pattern(v, e);
+                    }
+                    self.stats.keywords += 1;
+                }
+            }
+            Entries::Regex(entries) => {
+                for r in entries {
+                    let Some(e) = self.entry(
+                        list,
+                        file,
+                        r.line,
+                        &r.id,
+                        &r.pattern,
+                        MatchKind::Regex,
+                        r.category,
+                        r.weight,
+                    ) else {
+                        continue;
+                    };
+                    let built = RegexBuilder::new(&r.pattern)
+                        .case_insensitive(true)
+                        .size_limit(REGEX_SIZE_LIMIT)
+                        .dfa_size_limit(REGEX_DFA_SIZE_LIMIT)
+                        .build();
+                    match built {
+                        Ok(re) => {
+                            regex_patterns.push(r.pattern.as_str());
+                            regex_list.regexes.push(re);
+                            regex_list.entries.push(e);
+                            self.stats.regexes += 1;
+                        }
+                        Err(err) => self.problem(
+                            file,
+                            r.line,
+                            format!("entry {:?}: regex refused: {}", r.id, one_line(&err)),
+                        ),
+                    }
+                }
+            }
+            Entries::Hashes(entries) => {
+                for h in entries {
+                    let hash = h.hash.trim().to_ascii_lowercase();
+                    if hash.len() != h.algorithm.hex_len()
+                        || !hash.bytes().all(|b| b.is_ascii_hexdigit())
+                    {
+                        self.problem(
+                            file,
+                            h.line,
+                            format!(
+                                "entry {:?}: hash is not {} hex digits",
+                                h.id,
+                                h.algorithm.hex_len()
+                            ),
+                        );
+                        continue;
+                    }
+                    let kind = match h.algorithm {
+                        HashAlgorithm::Sha256 => MatchKind::Sha256,
+                        HashAlgorithm::Md5 => MatchKind::Md5,
+                        HashAlgorithm::Pdq => MatchKind::Pdq,
+                    };
+                    let Some(e) =
+                        self.entry(list, file, h.line, &h.id, &hash, kind, h.category, None)
+                    else {
+                        continue;
+                    };
+                    match h.algorithm {
+                        HashAlgorithm::Sha256 => self.sha256.entry(hash).or_default().push(e),
+                        HashAlgorithm::Md5 => self.md5.entry(hash).or_default().push(e),
+                        // Kept for provenance; matching PDQ needs image hashing, a later issue.
+                        HashAlgorithm::Pdq => self.stats.pdq_unmatched += 1,
+                    }
+                    if h.algorithm != HashAlgorithm::Pdq {
+                        self.stats.hashes += 1;
+                    }
+                }
+            }
+            Entries::Urls(entries) => {
+                for u in entries {
+                    // Canonical once loaded, but a hand-built ListSet may not be: do it again.
+                    let canon = match canonical_url(&u.url) {
+                        Ok(c) => c.to_string(),
+                        Err(err) => {
+                            self.problem(file, u.line, format!("entry {:?}: url: {err}", u.id));
+                            continue;
+                        }
+                    };
+                    let Some(e) = self.entry(
+                        list,
+                        file,
+                        u.line,
+                        &u.id,
+                        &canon,
+                        MatchKind::Url,
+                        u.category,
+                        None,
+                    ) else {
+                        continue;
+                    };
+                    self.urls.entry(canon).or_default().push(e);
+                    self.stats.urls += 1;
+                }
+            }
+        }
+        if !regex_patterns.is_empty() {
+            let set = RegexSetBuilder::new(&regex_patterns)
+                .case_insensitive(true)
+                .size_limit(REGEX_SET_SIZE_LIMIT)
+                .dfa_size_limit(REGEX_DFA_SIZE_LIMIT)
+                .build();
+            match set {
+                Ok(set) => {
+                    regex_list.set = set;
+                    self.regexes.push(regex_list);
+                }
+                Err(err) => self.problems.push(Problem {
+                    file: file.clone(),
+                    line: None,
+                    message: format!(
+                        "the list's regexes together are refused: {}",
+                        one_line(&err)
+                    ),
+                }),
+            }
+        }
+    }
+
+    /// Registers an entry after the checks every kind shares; `None` (and a problem) if it
+    /// cannot count.
+    #[allow(clippy::too_many_arguments)]
+    fn entry(
+        &mut self,
+        list: &shared::lists::List,
+        file: &Path,
+        line: usize,
+        id: &str,
+        term: &str,
+        kind: MatchKind,
+        category: Option<Category>,
+        weight: Option<f64>,
+    ) -> Option<usize> {
+        let category = list.category_of(category);
+        if category.is_none() && !list.meta.negative {
+            self.problem(
+                file,
+                line,
+                format!("entry {id:?} has no category and the list has no default_category"),
+            );
+            return None;
+        }
+        let weight = weight.unwrap_or(1.0);
+        if !(weight.is_finite() && weight > 0.0) {
+            self.problem(
+                file,
+                line,
+                format!("entry {id:?}: weight {weight} must be a positive number"),
+            );
+            return None;
+        }
+        self.entries.push(EntryInfo {
+            list: self.lists.len() - 1,
+            id: id.to_string(),
+            term: term.to_string(),
+            kind,
+            category,
+            weight,
+            mode: MatchMode::default(),
+        });
+        Some(self.entries.len() - 1)
+    }
+
+    fn add_pattern(&mut self, pattern: String, entry: usize) {
+        let next = self.patterns.len();
+        let p = *self.pattern_ids.entry(pattern.clone()).or_insert(next);
+        if p == next {
+            self.patterns.push(pattern);
+            self.owners.push(Vec::new());
+        }
+        if !self.owners[p].contains(&entry) {
+            self.owners[p].push(entry);
+        }
+    }
+
+    fn problem(&mut self, file: &Path, line: usize, message: String) {
+        self.problems.push(Problem {
+            file: file.to_path_buf(),
+            line: Some(line),
+            message,
+        });
+    }
+
+    fn finish(mut self) -> Result<Compiled, BuildError> {
+        let keywords = if self.patterns.is_empty() {
+            None
+        } else {
+            match AhoCorasick::builder()
+                .match_kind(aho_corasick::MatchKind::Standard)
+                .build(&self.patterns)
+            {
+                Ok(automaton) => Some(Keywords {
+                    automaton,
+                    owners: std::mem::take(&mut self.owners),
+                }),
+                Err(err) => {
+                    self.problems.push(Problem {
+                        file: PathBuf::from("(all keyword lists)"),
+                        line: None,
+                        message: format!("keyword automaton refused: {err}"),
+                    });
+                    None
+                }
+            }
+        };
+        if !self.problems.is_empty() {
+            return Err(BuildError {
+                problems: self.problems,
+            });
+        }
+        Ok(Compiled {
+            lists: self.lists,
+            entries: self.entries,
+            keywords,
+            regexes: self.regexes,
+            sha256: self.sha256,
+            md5: self.md5,
+            urls: self.urls,
+            stats: self.stats,
+        })
+    }
+}
+
+fn one_line(err: &dyn fmt::Display) -> String {
+    err.to_string()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use shared::lists::{HashEntry, KeywordEntry, List, ListKind, ListMeta, RegexEntry, UrlEntry};
+
+    fn meta(id: &str, kind: ListKind, negative: bool) -> ListMeta {
+        ListMeta {
+            id: id.into(),
+            name: id.into(),
+            kind,
+            owner: format!("owner-{id}"),
+            trust: Trust::High,
+            version: "2026-01-01.1".into(),
+            negative,
+            enabled: true,
+            default_category: (!negative).then_some(Category::GlorificationApology),
+            pdq_max_distance: None,
+        }
+    }
+
+    fn list(meta: ListMeta, entries: Entries) -> List {
+        let entries_path = PathBuf::from(format!("lists/{}/entries.jsonl", meta.id));
+        List {
+            meta,
+            entries,
+            entries_path,
+        }
+    }
+
+    fn kw(id: &str, term: &str, mode: MatchMode) -> KeywordEntry {
+        KeywordEntry {
+            id: id.into(),
+            term: term.into(),
+            lang: None,
+            category: None,
+            weight: None,
+            match_mode: mode,
+            line: 1,
+        }
+    }
+
+    fn keywords(id: &str, negative: bool, entries: Vec<KeywordEntry>) -> List {
+        list(
+            meta(id, ListKind::Keywords, negative),
+            Entries::Keywords(entries),
+        )
+    }
+
+    fn build(lists: Vec<List>) -> Classifier {
+        Classifier::new(&ListSet { lists }).unwrap()
+    }
+
+    fn texts(c: &Classification) -> Vec<(&str, &str)> {
+        c.matches
+            .iter()
+            .map(|m| (m.entry.as_str(), m.matched_text.as_deref().unwrap_or("")))
+            .collect()
+    }
+
+    fn hex(n: usize, b: &str) -> String {
+        b.repeat(n)
+    }
+
+    #[test]
+    fn classifier_is_send_sync_clone() {
+        fn check<T: Send + Sync + Clone + 'static>() {}
+        check::<Classifier>();
+    }
+
+    #[test]
+    fn word_mode_needs_both_boundaries() {
+        let c = build(vec![keywords(
+            "kw",
+            false,
+            vec![kw("k1", "Islamic State", MatchMode::Word)],
+        )]);
+        let doc = "Reports on the Islamic State. No Islamic Statement, no XIslamic State.";
+        let r = c.classify(&Document::text(doc));
+        assert_eq!(texts(&r), [("k1", "Islamic State")]);
+        let m = &r.matches[0];
+        assert_eq!(
+            &doc[m.span.unwrap()[0]..m.span.unwrap()[1]],
+            "Islamic State"
+        );
+        assert_eq!(
+            (m.list.as_str(), m.source.as_str(), m.trust.as_str()),
+            ("kw", "owner-kw", "high")
+        );
+        assert_eq!(m.list_version, "2026-01-01.1");
+        assert_eq!(m.term.as_deref(), Some("Islamic State"));
+        assert_eq!(r.categories.len(), 1);
+        assert_eq!(r.categories[0].evidence, ["k1"]);
+        assert_eq!(r.categories[0].score, 0.6);
+        assert_eq!(r.id, None);
+    }
+
+    #[test]
+    fn prefix_and_substring_modes() {
+        let c = build(vec![keywords(
+            "kw",
+            false,
+            vec![
+                kw("p", "джихад", MatchMode::Prefix),
+                kw("s", "даиш", MatchMode::Substring),
+            ],
+        )]);
+        let r = c.classify(&Document::text("джихадисты; антиджихад; антидаиша"));
+        assert_eq!(texts(&r), [("p", "джихад"), ("s", "даиш")]);
+        assert_eq!(r.matches[0].span, Some([0, "джихад".len()]));
+    }
+
+    #[test]
+    fn chinese_and_japanese_match_as_substrings() {
+        let c = build(vec![keywords(
+            "kw",
+            false,
+            vec![
+                kw("zh", "伊斯兰国", MatchMode::Word),
+                kw("en", "ISIS", MatchMode::Word),
+            ],
+        )]);
+        let doc = "他说伊斯兰国的声明是假的。ISISの広報";
+        let r = c.classify(&Document::text(doc));
+        assert_eq!(texts(&r), [("zh", "伊斯兰国"), ("en", "ISIS")]);
+    }
+
+    #[test]
+    fn same_term_in_two_lists_and_overlapping_terms_are_all_found() {
+        let c = build(vec![
+            keywords(
+                "a",
+                false,
+                vec![
+                    kw("a1", "Islamic State", MatchMode::Word),
+                    kw("a2", "State", MatchMode::Word),
+                ],
+            ),
+            keywords(
+                "b",
+                false,
+                vec![
+                    kw("b1", "islamic state", MatchMode::Word),
+                    kw("b2", "State of Iraq", MatchMode::Word),
+                ],
+            ),
+        ]);
+        let r = c.classify(&Document::text("the Islamic State of Iraq"));
+        let mut got: Vec<(String, &str)> = r
+            .matches
+            .iter()
+            .map(|m| {
+                (
+                    format!("{}/{}", m.list, m.entry),
+                    m.matched_text.as_deref().unwrap(),
+                )
+            })
+            .collect();
+        got.sort();
+        assert_eq!(
+            got,
+            [
+                ("a/a1".to_string(), "Islamic State"),
+                ("a/a2".to_string(), "State"),
+                ("b/b1".to_string(), "Islamic State"),
+                ("b/b2".to_string(), "State of Iraq"),
+            ]
+        );
+        // Four distinct entries in one category: 1 - 0.4^4.
+        assert_eq!(r.categories[0].score, 0.9744);
+    }
+
+    #[test]
+    fn obfuscated_text_matches_with_original_spans() {
+        let c = build(vec![keywords(
+            "kw",
+            false,
+            vec![
+                kw("ar", "داعش", MatchMode::Word),
+                kw("ru", "Россия", MatchMode::Word),
+                kw("en", "ISIS", MatchMode::Word),
+                kw("fa", "کشور", MatchMode::Word),
+            ],
+        )]);
+        let cases = [
+            ("بيان داعـــشٌ اليوم", "ar", "داعـــشٌ"),
+            ("بيان دا\u{200C}عش اليوم", "ar", "دا\u{200C}عش"),
+            ("новости: Poccия сегодня", "ru", "Poccия"),
+            ("the ＩＳＩＳ group", "en", "ＩＳＩＳ"),
+            ("the ІЅІЅ group", "en", "ІЅІЅ"),
+            ("İSİS açıklaması", "en", "İSİS"),
+            ("خبر درباره كشور", "fa", "كشور"),
+        ];
+        for (doc, entry, want) in cases {
+            let r = c.classify(&Document::text(doc));
+            assert_eq!(texts(&r), [(entry, want)], "doc {doc:?}");
+        }
+    }
+
+    #[test]
+    fn negative_keyword_suppresses_overlapping_matches_only() {
+        let c = build(vec![
+            keywords(
+                "pos",
+                false,
+                vec![kw("p1", "Islamic State", MatchMode::Word)],
+            ),
+            keywords(
+                "allow",
+                true,
+                vec![kw(
+                    "n1",
+                    "Centre for Islamic State Studies",
+                    MatchMode::Word,
+                )],
+            ),
+        ]);
+        let doc = "The Centre for Islamic State Studies published a report on Islamic State media.";
+        let r = c.classify(&Document::text(doc));
+        assert_eq!(r.matches.len(), 2, "{:?}", r.matches);
+        assert_eq!(r.matches[0].suppressed_by.as_deref(), Some("allow/n1"));
+        assert_eq!(r.matches[1].suppressed_by, None);
+        assert_eq!(r.categories[0].score, 0.6);
+
+        let r = c.classify(&Document::text(
+            "The Centre for Islamic State Studies published a report.",
+        ));
+        assert_eq!(r.matches.len(), 1);
+        assert!(r.matches[0].suppressed_by.is_some());
+        assert!(
+            r.categories.is_empty(),
+            "a suppressed match counts toward no category"
+        );
+    }
+
+    #[test]
+    fn hashes_and_urls_match_exactly_and_count_strongly() {
+        let sha = hex(32, "ab");
+        let md5 = hex(16, "cd");
+        let hashes = vec![
+            HashEntry {
+                id: "h1".into(),
+                algorithm: HashAlgorithm::Sha256,
+                hash: sha.to_uppercase(),
+                category: Some(Category::PublicProvocation),
+                entity: None,
+                quality: None,
+                line: 1,
+            },
+            HashEntry {
+                id: "h2".into(),
+                algorithm: HashAlgorithm::Md5,
+                hash: md5.clone(),
+                category: None,
+                entity: None,
+                quality: None,
+                line: 2,
+            },
+            HashEntry {
+                id: "h3".into(),
+                algorithm: HashAlgorithm::Pdq,
+                hash: hex(32, "ef"),
+                category: None,
+                entity: None,
+                quality: Some(90),
+                line: 3,
+            },
+        ];
+        let urls = vec![UrlEntry {
+            id: "u1".into(),
+            url: "https://example.org/post/1".into(),
+            category: None,
+            line: 1,
+        }];
+        let c = build(vec![
+            list(meta("h", ListKind::Hashes, false), Entries::Hashes(hashes)),
+            list(meta("u", ListKind::Urls, false), Entries::Urls(urls)),
+        ]);
+        assert_eq!(
+            c.stats(),
+            Stats {
+                lists: 2,
+                keywords: 0,
+                regexes: 0,
+                hashes: 2,
+                pdq_unmatched: 1,
+                urls: 1
+            }
+        );
+        let doc = Document {
+            text: "nothing to see",
+            sha256: Some(&sha.to_uppercase()),
+            md5: Some(&md5),
+            url: Some("HTTPS://WWW.Example.org/post/1?utm_source=x#top"),
+        };
+        let r = c.classify(&doc);
+        let kinds: Vec<MatchKind> = r.matches.iter().map(|m| m.kind).collect();
+        assert_eq!(kinds, [MatchKind::Sha256, MatchKind::Md5, MatchKind::Url]);
+        assert!(r
+            .matches
+            .iter()
+            .all(|m| m.span.is_none() && m.matched_text.is_none()));
+        // Two exact matches outweigh one: 1 - 0.05².
+        assert_eq!(r.categories[0].id, Category::GlorificationApology);
+        assert_eq!(r.categories[0].evidence, ["h2", "u1"]);
+        assert_eq!(r.categories[0].score, 0.9975);
+        assert_eq!(r.categories[1].id, Category::PublicProvocation);
+        assert_eq!(r.categories[1].score, 0.95);
+    }
+
+    #[test]
+    fn negative_hash_or_url_suppresses_the_whole_document() {
+        let c = build(vec![
+            keywords(
+                "pos",
+                false,
+                vec![kw("p1", "Islamic State", MatchMode::Word)],
+            ),
+            list(
+                meta("allow-urls", ListKind::Urls, true),
+                Entries::Urls(vec![UrlEntry {
+                    id: "news".into(),
+                    url: "https://news.example/story".into(),
+                    category: None,
+                    line: 1,
+                }]),
+            ),
+        ]);
+        let doc = Document {
+            url: Some("https://news.example/story"),
+            ..Document::text("Islamic State lost ground")
+        };
+        let r = c.classify(&doc);
+        assert_eq!(r.matches.len(), 1);
+        assert_eq!(
+            r.matches[0].suppressed_by.as_deref(),
+            Some("allow-urls/news")
+        );
+        assert!(r.categories.is_empty());
+        let r = c.classify(&Document::text("Islamic State lost ground"));
+        assert_eq!(r.matches[0].suppressed_by, None);
+    }
+
+    #[test]
+    fn regexes_match_normalised_text_with_original_spans() {
+        let entries = vec![RegexEntry {
+            id: "r1".into(),
+            pattern: r"t\.me/[a-z0-9_]{5,}".into(),
+            category: None,
+            weight: Some(2.0),
+            line: 1,
+        }];
+        let c = build(vec![list(
+            meta("re", ListKind::Regex, false),
+            Entries::Regex(entries),
+        )]);
+        let doc = "join T.ME/Example_Channel\u{200B} now";
+        let r = c.classify(&Document::text(doc));
+        assert_eq!(texts(&r), [("r1", "T.ME/Example_Channel")]);
+        assert_eq!(r.categories[0].score, 1.0);
+    }
+
+    #[test]
+    fn build_errors_name_file_and_line() {
+        let entries = vec![
+            RegexEntry {
+                id: "ok".into(),
+                pattern: "fine".into(),
+                category: None,
+                weight: None,
+                line: 1,
+            },
+            RegexEntry {
+                id: "big".into(),
+                pattern: r"\w{2000}".into(),
+                category: None,
+                weight: None,
+                line: 2,
+            },
+            RegexEntry {
+                id: "bad".into(),
+                pattern: "(unclosed".into(),
+                category: None,
+                weight: None,
+                line: 3,
+            },
+        ];
+        let mut empty = kw("z", "\u{200B}ـ", MatchMode::Word);
+        empty.line = 7;
+        let err = Classifier::new(&ListSet {
+            lists: vec![
+                list(meta("re", ListKind::Regex, false), Entries::Regex(entries)),
+                keywords("kw", false, vec![empty]),
+            ],
+        })
+        .unwrap_err();
+        let lines: Vec<String> = err.problems.iter().map(|p| p.to_string()).collect();
+        assert_eq!(lines.len(), 3, "{lines:?}");
+        assert!(
+            lines[0].starts_with("lists/re/entries.jsonl:2: entry \"big\"")
+                && lines[0].contains("size limit"),
+            "{lines:?}"
+        );
+        assert!(
+            lines[1].starts_with("lists/re/entries.jsonl:3: entry \"bad\""),
+            "{lines:?}"
+        );
+        assert!(
+            lines[2].starts_with("lists/kw/entries.jsonl:7:")
+                && lines[2].contains("normalises to nothing"),
+            "{lines:?}"
+        );
+        assert!(
+            err.to_string().contains("3 problems") && err.to_string().contains("entries.jsonl:2")
+        );
+    }
+
+    #[test]
+    fn hand_built_lists_are_checked_too() {
+        let mut m = meta("kw", ListKind::Keywords, false);
+        m.default_category = None;
+        let err = Classifier::new(&ListSet {
+            lists: vec![list(
+                m,
+                Entries::Keywords(vec![kw("k", "x", MatchMode::Word)]),
+            )],
+        })
+        .unwrap_err();
+        assert!(err.to_string().contains("no category"), "{err}");
+    }
+
+    #[test]
+    fn disabled_lists_are_left_out() {
+        let mut l = keywords(
+            "kw",
+            false,
+            vec![kw("k1", "Islamic State", MatchMode::Word)],
+        );
+        l.meta.enabled = false;
+        let c = build(vec![l]);
+        assert!(c
+            .classify(&Document::text("Islamic State"))
+            .matches
+            .is_empty());
+        assert_eq!(c.stats().lists, 0);
+    }
+
+    #[test]
+    fn occurrences_are_capped_per_entry() {
+        let c = build(vec![keywords(
+            "kw",
+            false,
+            vec![kw("k", "ИГИЛ", MatchMode::Word)],
+        )]);
+        let doc = "ИГИЛ ".repeat(MAX_OCCURRENCES_PER_ENTRY + 20);
+        let r = c.classify(&Document::text(&doc));
+        assert_eq!(r.matches.len(), MAX_OCCURRENCES_PER_ENTRY);
+        assert_eq!(r.categories[0].score, 0.6);
+    }
+
+    #[test]
+    fn empty_and_hostile_text_cannot_fail() {
+        let c = build(vec![keywords(
+            "kw",
+            false,
+            vec![kw("k", "a", MatchMode::Substring)],
+        )]);
+        for doc in [
+            "",
+            " ",
+            "\u{200B}\u{200B}",
+            "a\u{0301}\u{0301}\u{0301}",
+            "ﷺ ﷽",
+            "\u{FEFF}a",
+        ] {
+            let r = c.classify(&Document::text(doc));
+            for m in &r.matches {
+                let [s, e] = m.span.unwrap();
+                assert_eq!(&doc[s..e], m.matched_text.as_deref().unwrap());
+            }
+        }
+        let r = c.classify(&Document::text(""));
+        assert_eq!(r.language, None);
+        assert!(r.languages.is_empty());
+    }
+
+    #[test]
+    fn language_is_reported() {
+        let c = build(vec![]);
+        let r = c.classify(&Document::text(
+            "Министерство иностранных дел сообщило сегодня, что переговоры продолжатся на следующей неделе.",
+        ));
+        assert_eq!(r.language.as_ref().unwrap().code, "rus");
+        assert_eq!(r.language.as_ref().unwrap().script, "Cyrillic");
+        assert_eq!(r.languages[0].code, "rus");
+    }
+}

@@ -1,0 +1,428 @@
+//! Text normalisation for matching, with a map back to the original bytes.
+//!
+//! Keywords and documents go through the same [`normalize`], so an obfuscated spelling in a
+//! document meets the plain spelling in a list. The steps, in order:
+//!
+//! 1. **NFKC**, one *cluster* at a time (a starter and the marks that follow it), so that every
+//!    output character can be traced to the cluster it came from. Presentation forms (ﻻ),
+//!    full-width Latin (ＩＳＩＳ) and ligatures fold here.
+//! 2. **Removal** of format characters (general category Cf: ZWSP, ZWNJ, ZWJ, bidi marks, soft
+//!    hyphen, BOM, …), the Arabic tatweel and the Arabic harakat and Quranic marks.
+//! 3. **Cyrillic/Latin look-alikes** in a word that mixes the two scripts are turned into the
+//!    word's own script ("Poccия" → "Россия"). The word's script is the one with more letters
+//!    that have no look-alike in the other ("и", "я" outvote "P", "o", "c", "c"); on a tie, the
+//!    one with more letters; on a second tie the word is left alone.
+//! 4. **Lower case**, with the Turkish fix (İ → i, ı → i, so that "ISIS" typed on a Turkish
+//!    keyboard still matches) and final sigma ς → σ.
+//! 5. **Arabic-script folds**: yeh ي ی ى ے → ي; kaf ك ک → ك; heh ه ہ ە ۀ ۂ → ه; alef with
+//!    hamza or madda أ إ آ ٱ → ا; teh marbuta ة → ه (writers use the two interchangeably at the
+//!    end of a word, so folding gains recall and the keyword is folded the same way);
+//!    Arabic-Indic and Extended Arabic-Indic digits → 0-9.
+//! 6. **Whitespace** runs become one space.
+//!
+//! Not done yet: traditional → simplified Chinese, Greek look-alikes, a loose fold for
+//! Kazakh/Kyrgyz/Tajik letters typed on a Russian keyboard.
+
+use std::ops::Range;
+use unicode_normalization::char::canonical_combining_class;
+use unicode_normalization::{is_nfkc_quick, IsNormalized, UnicodeNormalization};
+
+/// Normalised text and, for each of its bytes, the byte range of the original text it came
+/// from (the whole NFKC cluster, so always on char boundaries).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Normalized {
+    pub text: String,
+    /// `map[i]` is the original byte range that produced normalised byte `i`.
+    pub map: Vec<Range<usize>>,
+}
+
+impl Normalized {
+    /// The original byte range behind a non-empty normalised byte range. Characters removed
+    /// between the two ends (zero-width, tatweel) fall inside; ones removed at the very edges
+    /// are left out.
+    pub fn source_range(&self, norm: Range<usize>) -> Range<usize> {
+        debug_assert!(norm.start < norm.end && norm.end <= self.map.len());
+        self.map[norm.start].start..self.map[norm.end - 1].end
+    }
+}
+
+/// Normalises `text` for matching (see the module documentation for the steps).
+pub fn normalize(text: &str) -> Normalized {
+    let chars = nfkc_and_strip(text);
+    let chars = fold_mixed_script_words(chars);
+    let mut out = Normalized {
+        text: String::with_capacity(text.len()),
+        map: Vec::with_capacity(text.len()),
+    };
+    let mut in_space = false;
+    for (c, src) in chars {
+        if c.is_whitespace() {
+            if in_space {
+                // Widen the single space over the whole run.
+                if let Some(last) = out.map.last_mut() {
+                    last.end = src.end;
+                }
+            } else {
+                out.text.push(' ');
+                out.map.push(src);
+                in_space = true;
+            }
+            continue;
+        }
+        in_space = false;
+        let c = fold_letter(lower(c));
+        out.text.push(c);
+        for _ in 0..c.len_utf8() {
+            out.map.push(src.clone());
+        }
+    }
+    out
+}
+
+/// NFKC for language ID: format characters removed, nothing folded (the folds would erase
+/// the Urdu/Persian/Arabic differences a detector needs).
+pub fn nfkc_strip_format(text: &str) -> String {
+    text.nfkc().filter(|&c| !is_format(c)).collect()
+}
+
+/// Step 1 and 2: NFKC per cluster, then drop what carries no meaning for matching.
+fn nfkc_and_strip(text: &str) -> Vec<(char, Range<usize>)> {
+    let mut out = Vec::with_capacity(text.len());
+    let mut iter = text.char_indices().peekable();
+    while let Some((i, c)) = iter.next() {
+        // The cluster runs until the next character that can start one.
+        let mut end = i + c.len_utf8();
+        while let Some(&(j, d)) = iter.peek() {
+            if starts_cluster(d) {
+                break;
+            }
+            end = j + d.len_utf8();
+            iter.next();
+        }
+        let cluster = &text[i..end];
+        if cluster.len() == 1 {
+            // ASCII on its own is already NFKC.
+            push_kept(&mut out, c, i..end);
+        } else {
+            for n in cluster.nfkc() {
+                push_kept(&mut out, n, i..end);
+            }
+        }
+    }
+    out
+}
+
+fn push_kept(out: &mut Vec<(char, Range<usize>)>, c: char, src: Range<usize>) {
+    if !is_format(c) && !is_arabic_mark(c) {
+        out.push((c, src));
+    }
+}
+
+/// A character that NFKC never combines with what precedes it.
+fn starts_cluster(c: char) -> bool {
+    if c.is_ascii() {
+        return true;
+    }
+    canonical_combining_class(c) == 0 && is_nfkc_quick(std::iter::once(c)) != IsNormalized::Maybe
+}
+
+/// General category Cf (Unicode 15.1).
+pub fn is_format(c: char) -> bool {
+    matches!(c as u32,
+        0x00AD | 0x0600..=0x0605 | 0x061C | 0x06DD | 0x070F | 0x0890..=0x0891 | 0x08E2
+        | 0x180E | 0x200B..=0x200F | 0x202A..=0x202E | 0x2060..=0x2064 | 0x2066..=0x206F
+        | 0xFEFF | 0xFFF9..=0xFFFB | 0x110BD | 0x110CD | 0x13430..=0x1343F
+        | 0x1BCA0..=0x1BCA3 | 0x1D173..=0x1D17A | 0xE0001 | 0xE0020..=0xE007F)
+}
+
+/// Tatweel, harakat and Quranic annotation marks: decoration, or optional vowels.
+fn is_arabic_mark(c: char) -> bool {
+    matches!(c as u32,
+        0x0610..=0x061A | 0x0640 | 0x064B..=0x065F | 0x0670 | 0x06D6..=0x06DC
+        | 0x06DF..=0x06E8 | 0x06EA..=0x06ED | 0x08CA..=0x08E1 | 0x08E3..=0x08FF)
+}
+
+fn lower(c: char) -> char {
+    match c {
+        // Turkish dotted capital and dotless small i: plain i, or "ISIS" would not match.
+        'İ' | 'ı' => 'i',
+        'ς' => 'σ',
+        _ if c.is_ascii() => c.to_ascii_lowercase(),
+        _ => {
+            let mut l = c.to_lowercase();
+            // Only İ lower-cases to more than one char, and it is handled above.
+            match (l.next(), l.next()) {
+                (Some(x), None) => x,
+                _ => c,
+            }
+        }
+    }
+}
+
+fn fold_letter(c: char) -> char {
+    match c {
+        'ی' | 'ى' | 'ے' => 'ي',
+        'ک' => 'ك',
+        'ہ' | 'ە' | 'ۀ' | 'ۂ' | 'ة' => 'ه',
+        'أ' | 'إ' | 'آ' | 'ٱ' => 'ا',
+        '\u{0660}'..='\u{0669}' => char::from(b'0' + (c as u32 - 0x0660) as u8),
+        '\u{06F0}'..='\u{06F9}' => char::from(b'0' + (c as u32 - 0x06F0) as u8),
+        _ => c,
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Script {
+    Latin,
+    Cyrillic,
+}
+
+fn script_of(c: char) -> Option<Script> {
+    match c as u32 {
+        0x41..=0x5A | 0x61..=0x7A | 0xC0..=0xD6 | 0xD8..=0xF6 | 0xF8..=0x24F | 0x1E00..=0x1EFF => {
+            Some(Script::Latin)
+        }
+        0x400..=0x52F => Some(Script::Cyrillic),
+        _ => None,
+    }
+}
+
+/// Case-aware Latin ↔ Cyrillic look-alikes, as (Latin, Cyrillic).
+const LOOK_ALIKES: [(char, char); 31] = [
+    ('A', 'А'),
+    ('B', 'В'),
+    ('C', 'С'),
+    ('E', 'Е'),
+    ('H', 'Н'),
+    ('I', 'І'),
+    ('J', 'Ј'),
+    ('K', 'К'),
+    ('M', 'М'),
+    ('O', 'О'),
+    ('P', 'Р'),
+    ('S', 'Ѕ'),
+    ('T', 'Т'),
+    ('X', 'Х'),
+    ('Y', 'У'),
+    ('a', 'а'),
+    ('c', 'с'),
+    ('e', 'е'),
+    ('h', 'һ'),
+    ('i', 'і'),
+    ('j', 'ј'),
+    ('k', 'к'),
+    ('o', 'о'),
+    ('p', 'р'),
+    ('s', 'ѕ'),
+    ('x', 'х'),
+    ('y', 'у'),
+    ('ë', 'ё'),
+    ('Ë', 'Ё'),
+    ('Ï', 'Ї'),
+    ('ï', 'ї'),
+];
+
+/// The look-alike of `c` in the other script, if any.
+fn look_alike(c: char, to: Script) -> Option<char> {
+    match to {
+        Script::Cyrillic => LOOK_ALIKES.iter().find(|p| p.0 == c).map(|p| p.1),
+        Script::Latin => LOOK_ALIKES.iter().find(|p| p.1 == c).map(|p| p.0),
+    }
+}
+
+fn other(s: Script) -> Script {
+    match s {
+        Script::Latin => Script::Cyrillic,
+        Script::Cyrillic => Script::Latin,
+    }
+}
+
+/// Step 3 over every alphanumeric run.
+fn fold_mixed_script_words(mut chars: Vec<(char, Range<usize>)>) -> Vec<(char, Range<usize>)> {
+    let mut i = 0;
+    while i < chars.len() {
+        if !chars[i].0.is_alphanumeric() {
+            i += 1;
+            continue;
+        }
+        let mut j = i;
+        while j < chars.len() && chars[j].0.is_alphanumeric() {
+            j += 1;
+        }
+        fold_word(&mut chars[i..j]);
+        i = j;
+    }
+    chars
+}
+
+fn fold_word(word: &mut [(char, Range<usize>)]) {
+    // [Latin, Cyrillic] counts: all letters, and letters without a look-alike.
+    let (mut all, mut own) = ([0usize; 2], [0usize; 2]);
+    for (c, _) in word.iter() {
+        let Some(s) = script_of(*c) else { continue };
+        let k = s as usize;
+        all[k] += 1;
+        if look_alike(*c, other(s)).is_none() {
+            own[k] += 1;
+        }
+    }
+    if all[0] == 0 || all[1] == 0 {
+        return;
+    }
+    let target = match own[0].cmp(&own[1]).then(all[0].cmp(&all[1])) {
+        std::cmp::Ordering::Greater => Script::Latin,
+        std::cmp::Ordering::Less => Script::Cyrillic,
+        std::cmp::Ordering::Equal => return,
+    };
+    for (c, _) in word.iter_mut() {
+        if script_of(*c) == Some(other(target)) {
+            if let Some(t) = look_alike(*c, target) {
+                *c = t;
+            }
+        }
+    }
+}
+
+/// For a normalised keyword written wholly in look-alike letters of one script, the same
+/// keyword spelled in the other script ("isis" → "іѕіѕ"). Such a word in a document is not
+/// mixed, so step 3 cannot catch it; the classifier searches for both spellings instead.
+pub fn look_alike_variant(normalized: &str) -> Option<String> {
+    let mut from = None;
+    let mut out = String::with_capacity(normalized.len() * 2);
+    for c in normalized.chars() {
+        match script_of(c) {
+            None => out.push(c),
+            Some(s) => {
+                if *from.get_or_insert(s) != s {
+                    return None;
+                }
+                // A letter without a look-alike (l, т) means no variant.
+                out.push(look_alike(c, other(s))?);
+            }
+        }
+    }
+    from.map(|_| out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Normalises `original`, finds `needle` (normalised) in it, and returns the original
+    /// slice it maps back to.
+    fn find_back<'a>(original: &'a str, needle: &str) -> Option<&'a str> {
+        let n = normalize(original);
+        let k = normalize(needle).text;
+        let at = n.text.find(&k)?;
+        Some(&original[n.source_range(at..at + k.len())])
+    }
+
+    #[test]
+    fn map_covers_every_byte_on_char_boundaries() {
+        let s = "Ａ\u{200B}ـبَ ﻻ  x\u{0301}İ";
+        let n = normalize(s);
+        assert_eq!(n.text.len(), n.map.len());
+        for r in &n.map {
+            assert!(s.is_char_boundary(r.start) && s.is_char_boundary(r.end) && r.start < r.end);
+        }
+    }
+
+    #[test]
+    fn steps_table() {
+        let cases = [
+            ("ＩＳＩＳ", "isis"),
+            ("İSTANBUL ıslam", "istanbul islam"),
+            ("Poccия", "россия"),
+            ("ТЕPPОР", "террор"),
+            ("Islamic\u{00A0}\t\n State", "islamic state"),
+            ("دا\u{200B}عش", "داعش"),
+            ("داعـــش", "داعش"),
+            ("دَاعِشٌ", "داعش"),
+            ("ﻻ", "لا"),
+            ("ﷲ", "الله"),
+            ("ی ى ے ي", "ي ي ي ي"),
+            ("ک ك", "ك ك"),
+            ("ہ ە ۀ ه ة", "ه ه ه ه ه"),
+            ("أ إ آ ٱ", "ا ا ا ا"),
+            ("٢٠٢٦ ۲۰۲۶", "2026 2026"),
+            ("ΟΔΟΣ", "οδοσ"),
+            ("so\u{00AD}ft \u{202E}bidi\u{202C}", "soft bidi"),
+        ];
+        for (input, want) in cases {
+            assert_eq!(normalize(input).text, want, "input {input:?}");
+        }
+    }
+
+    #[test]
+    fn plain_words_of_one_script_are_left_alone() {
+        // Real Latin and Russian words with look-alike letters only must not flip script.
+        assert_eq!(normalize("cocoa сосна").text, "cocoa сосна");
+        // A tie on both counts: left as it is.
+        assert_eq!(normalize("aа").text, "aа");
+    }
+
+    #[test]
+    fn zero_width_inside_a_term_maps_back() {
+        let s = "Report: Is\u{200B}lamic St\u{200D}ate claimed";
+        assert_eq!(
+            find_back(s, "Islamic State"),
+            Some("Is\u{200B}lamic St\u{200D}ate")
+        );
+    }
+
+    #[test]
+    fn tatweel_and_harakat_map_back() {
+        let s = "بيان من داعـــشٌ اليوم";
+        assert_eq!(find_back(s, "داعش"), Some("داعـــشٌ"));
+    }
+
+    #[test]
+    fn presentation_forms_map_back() {
+        // ﻻ (U+FEFB) is one original char that becomes two letters.
+        let s = "قال ﻻ شيء";
+        let n = normalize(s);
+        let at = n.text.find("لا").unwrap();
+        assert_eq!(&s[n.source_range(at..at + "لا".len())], "ﻻ");
+        // Half of the ligature maps to the whole original char.
+        assert_eq!(&s[n.source_range(at..at + "ل".len())], "ﻻ");
+    }
+
+    #[test]
+    fn persian_and_arabic_letters_meet() {
+        // Persian keheh and farsi yeh in the text; Arabic kaf and yeh in the keyword.
+        let s = "خبر درباره کشور ایران";
+        assert_eq!(find_back(s, "كشور"), Some("کشور"));
+        assert_eq!(find_back(s, "ايران"), Some("ایران"));
+    }
+
+    #[test]
+    fn full_width_turkish_and_mixed_script_map_back() {
+        let s = "the ＩＳＩＳ group";
+        assert_eq!(find_back(s, "isis"), Some("ＩＳＩＳ"));
+        let s = "İSİD açıklaması";
+        assert_eq!(find_back(s, "isid"), Some("İSİD"));
+        let s = "новости: Poccия и мир";
+        assert_eq!(find_back(s, "Россия"), Some("Poccия"));
+    }
+
+    #[test]
+    fn whitespace_runs_map_to_the_whole_run() {
+        let s = "a \t\n b";
+        let n = normalize(s);
+        assert_eq!(n.text, "a b");
+        assert_eq!(n.map[1], 1..5);
+    }
+
+    #[test]
+    fn variants() {
+        assert_eq!(look_alike_variant("isis").as_deref(), Some("іѕіѕ"));
+        assert_eq!(look_alike_variant("сос").as_deref(), Some("coc"));
+        assert_eq!(look_alike_variant("islamic state"), None);
+        assert_eq!(look_alike_variant("داعش"), None);
+    }
+
+    #[test]
+    fn language_id_prep_keeps_letters_apart() {
+        assert_eq!(nfkc_strip_format("کی\u{200C}ﻻ"), "کیلا");
+    }
+}
