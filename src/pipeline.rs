@@ -192,6 +192,7 @@ impl Pipeline {
 
         let engine = self.engine.clone();
         let metrics = self.metrics.clone();
+        let final_url_str = cap.final_url.clone();
         let final_url = Url::parse(&cap.final_url).ok();
         let (extracted, mut classification) = tokio::task::spawn_blocking(move || {
             let t = Instant::now();
@@ -219,7 +220,7 @@ impl Pipeline {
             "links": extracted.links.len(),
             "images": extracted.images,
         });
-        capture["host_candidates"] = json!(self.host_candidates(&cap.final_url));
+        capture["host_candidates"] = json!(self.host_candidates(&final_url_str));
 
         let language = classification.language.as_ref().map(|l| l.code.clone());
         self.metrics.cases_by_language.with_label_values(&[language.as_deref().unwrap_or("none")]).inc();

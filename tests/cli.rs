@@ -72,7 +72,8 @@ fn route_the_worked_example() {
 
     let out = triage(&["route", "--jsonl"], Some(&format!("{}\n{{\"case_id\": 5}}\n", case.replace('\n', " "))));
     assert_eq!(out.status.code(), Some(1));
-    let lines: Vec<&str> = stdout(&out).lines().collect::<Vec<_>>();
+    let text = stdout(&out);
+    let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 2);
     assert!(lines[1].contains("invalid_case"));
 }
