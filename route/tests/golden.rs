@@ -1,0 +1,221 @@
+//! Golden decisions: each `tests/golden/*.json` holds `{"about", "case", "expect"}`; `expect`
+//! names the essential fields only, so wording of reasons can change without churn.
+//!
+//! - `targets`: the exact list, in order; in each, `path`, `jurisdiction` and `categories`
+//!   always, `framework`, `addressee`, `kind`, `deadline`, `copy_to` when given (`null` = absent).
+//! - `dual_criminality`: when given, the exact set of `(category, requested, result)`.
+//! - `review` / `dropped`: when given, the exact categories (`null` = a review item about the
+//!   case as a whole).
+//! - `notes_contain` / `reasons_contain` / `basis_contain`: substrings that must appear.
+
+mod common;
+
+use serde::{Deserialize, Deserializer};
+use shared::{Category, DcResult, Decision, DomesticKind, Path, RouteCase};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Golden {
+    #[allow(dead_code)]
+    about: String,
+    case: RouteCase,
+    expect: Expect,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Expect {
+    targets: Vec<ExpTarget>,
+    #[serde(default)]
+    dual_criminality: Option<Vec<ExpDc>>,
+    #[serde(default)]
+    review: Option<Vec<Option<Category>>>,
+    #[serde(default)]
+    dropped: Option<Vec<Category>>,
+    #[serde(default)]
+    notes_contain: Vec<String>,
+    #[serde(default)]
+    reasons_contain: Vec<String>,
+    #[serde(default)]
+    basis_contain: Vec<String>,
+}
+
+/// `Some(None)` when the field is given as `null`, `None` when it is left out.
+fn given<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExpTarget {
+    path: Path,
+    jurisdiction: String,
+    categories: Vec<Category>,
+    #[serde(default, deserialize_with = "given")]
+    framework: Option<Option<String>>,
+    #[serde(default, deserialize_with = "given")]
+    addressee: Option<Option<String>>,
+    #[serde(default, deserialize_with = "given")]
+    deadline: Option<Option<String>>,
+    #[serde(default, deserialize_with = "given")]
+    copy_to: Option<Option<String>>,
+    #[serde(default)]
+    kind: Option<DomesticKind>,
+}
+
+#[derive(Deserialize, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[serde(deny_unknown_fields)]
+struct ExpDc {
+    category: Category,
+    requested: String,
+    result: String,
+}
+
+fn result_str(r: DcResult) -> String {
+    serde_json::to_value(r)
+        .unwrap()
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+fn compare(e: &Expect, d: &Decision) -> Result<(), String> {
+    if e.targets.len() != d.targets.len() {
+        return Err(format!(
+            "expected {} target(s), got {}",
+            e.targets.len(),
+            d.targets.len()
+        ));
+    }
+    for (i, (et, t)) in e.targets.iter().zip(&d.targets).enumerate() {
+        let at = format!("target {i} ({:?} {})", t.path, t.jurisdiction);
+        if et.path != t.path || et.jurisdiction != t.jurisdiction {
+            return Err(format!("{at}: expected {:?} {}", et.path, et.jurisdiction));
+        }
+        if et.categories != t.categories {
+            return Err(format!(
+                "{at}: categories {:?}, expected {:?}",
+                common::ids(&t.categories),
+                common::ids(&et.categories)
+            ));
+        }
+        let opt = [
+            ("framework", &et.framework, &t.framework),
+            ("addressee", &et.addressee, &t.addressee),
+            ("deadline", &et.deadline, &t.deadline),
+            ("copy_to", &et.copy_to, &t.copy_to),
+        ];
+        for (name, want, got) in opt {
+            if let Some(want) = want {
+                if want != got {
+                    return Err(format!("{at}: {name} {got:?}, expected {want:?}"));
+                }
+            }
+        }
+        if et.kind.is_some() && et.kind != t.kind {
+            return Err(format!("{at}: kind {:?}, expected {:?}", t.kind, et.kind));
+        }
+    }
+    if let Some(want) = &e.dual_criminality {
+        let mut want: Vec<_> = want
+            .iter()
+            .map(|x| (x.category, x.requested.clone(), x.result.clone()))
+            .collect();
+        let mut got: Vec<_> = d
+            .dual_criminality
+            .iter()
+            .map(|x| (x.category, x.requested.clone(), result_str(x.result)))
+            .collect();
+        want.sort();
+        got.sort();
+        if want != got {
+            return Err(format!("dual_criminality {got:?}, expected {want:?}"));
+        }
+    }
+    if let Some(want) = &e.review {
+        let mut want = want.clone();
+        let mut got: Vec<_> = d.review.iter().map(|r| r.category).collect();
+        want.sort();
+        got.sort();
+        if want != got {
+            return Err(format!("review {got:?}, expected {want:?}"));
+        }
+    }
+    if let Some(want) = &e.dropped {
+        let mut want = want.clone();
+        let mut got: Vec<_> = d.dropped.iter().map(|r| r.category).collect();
+        want.sort();
+        got.sort();
+        if want != got {
+            return Err(format!("dropped {got:?}, expected {want:?}"));
+        }
+    }
+    for s in &e.notes_contain {
+        if !d.notes.iter().any(|n| n.contains(s.as_str())) {
+            return Err(format!("no note contains {s:?}"));
+        }
+    }
+    for s in &e.reasons_contain {
+        if !d
+            .targets
+            .iter()
+            .flat_map(|t| &t.reasons)
+            .any(|n| n.contains(s.as_str()))
+        {
+            return Err(format!("no reason contains {s:?}"));
+        }
+    }
+    for s in &e.basis_contain {
+        if !d
+            .dual_criminality
+            .iter()
+            .any(|x| x.basis.contains(s.as_str()))
+        {
+            return Err(format!("no dual-criminality basis contains {s:?}"));
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn golden_decisions() {
+    let pack = common::pack();
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    files.sort();
+    assert!(
+        files.len() >= 15,
+        "expected at least 15 golden cases, found {}",
+        files.len()
+    );
+    let mut failures = Vec::new();
+    for f in &files {
+        let name = f.file_name().unwrap().to_string_lossy().to_string();
+        let text = std::fs::read_to_string(f).unwrap();
+        let g: Golden = match serde_json::from_str(&text) {
+            Ok(g) => g,
+            Err(e) => {
+                failures.push(format!("{name}: unreadable: {e}"));
+                continue;
+            }
+        };
+        let d = pack.route(&g.case);
+        if let Err(e) = compare(&g.expect, &d).and_then(|_| common::invariants(&pack, &g.case, &d))
+        {
+            failures.push(format!(
+                "{name}: {e}\n{}",
+                serde_json::to_string_pretty(&d).unwrap()
+            ));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} golden case(s) failed:\n{}",
+        failures.len(),
+        failures.join("\n\n")
+    );
+}
