@@ -1,1 +1,35 @@
-//! placeholder
+//! # ingest: a referral's URL becomes preserved content
+//!
+//! ```text
+//!   &str ──parse_target──▶ Url ──Fetcher::fetch──▶ Capture ──extract(body)──▶ Extracted
+//!                            │        (FetchPolicy)   raw bytes + decoded     title, text,
+//!                            └─ check_url: scheme,    bytes, hops, digests    links, images,
+//!                               userinfo, port, IP                            charset
+//! ```
+//!
+//! - [`FetchPolicy`] (serde config): ports, `allow_private` socket addresses, static `resolve`
+//!   overrides, redirect, time and size limits.
+//! - [`Fetcher`] follows redirects by hand. On every hop: [`check_url`] rules, one DNS
+//!   resolution whose every answer must pass [`is_blocked_ip`] (or be an exact
+//!   `allow_private` socket), a connection pinned to those vetted addresses, the peer address
+//!   verified again, and the body counted against the cap as received and once decoded.
+//! - [`Capture`] keeps the raw bytes (for WARC evidence, later) and the decoded bytes, with
+//!   SHA-256/MD5 of the content; a 4xx/5xx is still a capture.
+//! - [`extract`] (sync, CPU-bound: use `spawn_blocking`) picks the charset the WHATWG way,
+//!   parses HTML with a depth bound and returns visible text and metadata, all capped.
+//! - [`FetchError::kind`] gives the CONTRACTS.md `error.kind`; [`FetchError::is_policy_refusal`]
+//!   separates refusals (exit 3) from external failures (exit 4).
+
+mod addr;
+mod decode;
+mod error;
+mod extract;
+mod fetch;
+mod parse;
+mod policy;
+
+pub use addr::{blocked_reason, check_url, is_blocked_ip, parse_target};
+pub use error::{FetchError, Target};
+pub use extract::{extract, extract_with, ContentKind, ExtractLimits, Extracted};
+pub use fetch::{Capture, Fetcher, Hop};
+pub use policy::{FetchPolicy, DEFAULT_MAX_BODY_BYTES};
