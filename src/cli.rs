@@ -364,13 +364,10 @@ fn fetch_cmd(allow_private: Vec<String>, config: Option<PathBuf>, url: &str) -> 
         None => ingest::FetchPolicy::default(),
     };
     policy.allow_private.extend(parse_allow_private(&allow_private)?);
-    let canon = shared::url::canonical_url(url).map_err(|e| CliError::new(if e.kind() == "scheme" || e.kind() == "userinfo" { 3 } else { 1 }, e.kind(), format!("{url}: {e}")))?;
+    let target = ingest::parse_target(url).map_err(|e| fetch_error(&e))?;
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| CliError::external("runtime", e.to_string()))?;
-    let fetcher = ingest::Fetcher::new(policy).map_err(|e| CliError::usage(e.to_string()))?;
-    let cap = rt.block_on(fetcher.fetch(&canon)).map_err(|e| {
-        let code = if e.is_policy_refusal() { 3 } else { 4 };
-        CliError::new(code, e.kind(), e.to_string())
-    })?;
+    let fetcher = ingest::Fetcher::new(policy).map_err(|e| fetch_error(&e))?;
+    let cap = rt.block_on(fetcher.fetch(&target)).map_err(|e| fetch_error(&e))?;
     let extracted = ingest::extract(&cap.body, cap.content_type.as_deref(), url::Url::parse(&cap.final_url).ok().as_ref());
     let lang = whatlang_code(&extracted.text);
     let mut v = serde_json::to_value(&cap).expect("serialisable");
@@ -379,6 +376,18 @@ fn fetch_cmd(allow_private: Vec<String>, config: Option<PathBuf>, url: &str) -> 
     v["language"] = json!(lang);
     println!("{}", serde_json::to_string_pretty(&v).expect("serialisable"));
     Ok(())
+}
+
+/// Exit codes of CONTRACTS.md for a fetch error: 3 refused by policy, 1 a URL that is not one,
+/// 2 a policy that is not valid, 4 anything external.
+fn fetch_error(e: &ingest::FetchError) -> CliError {
+    let code = match e.kind() {
+        _ if e.is_policy_refusal() => 3,
+        "invalid_url" => 1,
+        "config" => 2,
+        _ => 4,
+    };
+    CliError::new(code, e.kind(), e.to_string())
 }
 
 /// The language of a fetched page, with the classifier's detector and no lists.

@@ -164,7 +164,7 @@ impl Pipeline {
     /// Fetches, extracts and classifies the case's content; `None` when the referral failed
     /// (refused, unreachable, or not a page), with the reason stored.
     async fn fetch_and_classify(&self, r: &Claimed) -> Result<Option<(Value, Classification)>> {
-        let url = Url::parse(&r.canonical_url).context("stored canonical URL")?;
+        let url = ingest::parse_target(&r.url).context("stored referral URL")?;
         let t = Instant::now();
         let fetched = self.engine.fetcher.fetch(&url).await;
         self.metrics.stage_seconds.with_label_values(&["fetch"]).observe(t.elapsed().as_secs_f64());

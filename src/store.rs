@@ -105,7 +105,8 @@ pub struct Accepted {
 pub struct Claimed {
     pub id: String,
     pub case_id: String,
-    pub canonical_url: String,
+    /// The URL as referred: what is fetched (canonicalisation may drop `www.`, another host).
+    pub url: String,
     pub agency: String,
     pub jurisdiction: String,
     pub categories_hint: Vec<shared::Category>,
@@ -235,7 +236,7 @@ pub fn claim_next(conn: &mut Connection) -> Result<Option<Claimed>> {
         .query_row(
             "UPDATE referrals SET status = 'fetching', attempts = attempts + 1, updated_at = ?1
              WHERE seq = (SELECT seq FROM referrals WHERE status = 'queued' ORDER BY seq LIMIT 1)
-             RETURNING id, case_id, canonical_url, agency, jurisdiction, categories_hint, attempts",
+             RETURNING id, case_id, url, agency, jurisdiction, categories_hint, attempts",
             params![now()],
             |row| {
                 Ok((
@@ -252,10 +253,10 @@ pub fn claim_next(conn: &mut Connection) -> Result<Option<Claimed>> {
         .optional()?;
     Ok(match row {
         None => None,
-        Some((id, case_id, canonical_url, agency, jurisdiction, hint, attempts)) => Some(Claimed {
+        Some((id, case_id, url, agency, jurisdiction, hint, attempts)) => Some(Claimed {
             id,
             case_id,
-            canonical_url,
+            url,
             agency,
             jurisdiction,
             categories_hint: serde_json::from_str(&hint).unwrap_or_default(),

@@ -290,3 +290,32 @@ fn invalid_lists_or_config_refuse_to_start_naming_file_and_line() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("bad.toml:4"), "{err}");
 }
+
+/// Host determination: a page on a known platform's domain (given a loopback address with the
+/// fetch policy's `resolve` map) is routed by the platform's establishment — a French referral
+/// of recruitment on a platform established in Ireland is a TCO removal order with a copy to IE.
+#[test]
+fn a_page_on_a_known_platform_is_routed_by_its_establishment() {
+    let origin = start_origin();
+    let port = origin.addr.rsplit(':').next().unwrap().to_string();
+    let data = tempdir("platform");
+    let config = data.join("triage.toml");
+    std::fs::write(&config, "[fetch]\nallowed_ports = [80, 443]\n[fetch.resolve]\n\"video.example.test\" = [\"127.0.0.1\"]\n").unwrap();
+    let server = start_server(&data.join("db"), &[&origin.addr], &["--config", config.to_str().unwrap()]);
+    let (s, acc) = post_json(&server, None, &json!({"url": format!("http://video.example.test:{port}/ru-news.html")}));
+    assert_eq!(s, 202, "{acc}");
+    let r = wait_final(&server, acc["referral_id"].as_str().unwrap(), WAIT);
+    assert_eq!(r["status"], "routed", "{r}");
+    let d = &r["decision"];
+    let order = d["targets"].as_array().unwrap().iter().find(|t| t["path"] == "removal_order").unwrap_or_else(|| panic!("no removal order: {d:#}"));
+    assert_eq!(order["jurisdiction"], "FR");
+    assert_eq!(order["addressee"], "examplevideo");
+    assert_eq!(order["copy_to"], "IE");
+    assert_eq!(order["deadline"], "PT1H");
+    let candidates = &r["case"]["capture"]["host_candidates"];
+    assert_eq!(candidates[0]["factor"], "platform", "{candidates}");
+    assert_eq!(candidates[0]["jurisdiction"], "IE");
+    // Filed under both the issuing state and the state that gets the copy.
+    let (_, ie) = get_json(&server, "/v1/cases?jurisdiction=IE");
+    assert_eq!(ie["cases"].as_array().unwrap().len(), 1);
+}
