@@ -11,7 +11,11 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "triage", version, about = "Referral triage for internet referral units: fetch, preserve, classify and route referred URLs")]
+#[command(
+    name = "triage",
+    version,
+    about = "Referral triage for internet referral units: fetch, preserve, classify and route referred URLs"
+)]
 struct Cli {
     /// Print errors as JSON on stdout instead of a sentence on stderr.
     #[arg(long, global = true)]
@@ -141,7 +145,11 @@ pub struct CliError {
 
 impl CliError {
     pub fn new(code: u8, kind: impl Into<String>, message: impl Into<String>) -> CliError {
-        CliError { kind: kind.into(), message: message.into(), code }
+        CliError {
+            kind: kind.into(),
+            message: message.into(),
+            code,
+        }
     }
     pub fn rejected(kind: &str, m: impl Into<String>) -> CliError {
         CliError::new(1, kind, m)
@@ -177,7 +185,10 @@ pub fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             if json_errors {
-                println!("{}", json!({"error": {"kind": e.kind, "message": e.message}}));
+                println!(
+                    "{}",
+                    json!({"error": {"kind": e.kind, "message": e.message}})
+                );
             } else {
                 eprintln!("triage: {}", e.message);
             }
@@ -191,16 +202,35 @@ fn run(command: Command) -> CliResult {
         Command::Serve(args) => crate::serve::serve(args),
         Command::Classify { lists, jsonl, file } => classify_cmd(lists, jsonl, file),
         Command::Route { data, jsonl, file } => route_cmd(data, jsonl, file),
-        Command::Fetch { allow_private, config, url } => fetch_cmd(allow_private, config, &url),
-        Command::Submit { server, token, file } => submit_cmd(&server, token.as_deref(), file),
-        Command::Lists { command: ListsCommand::Check { dir } } => lists_check(&dir),
-        Command::Data { command: DataCommand::Check { dir } } => data_check(&dir),
+        Command::Fetch {
+            allow_private,
+            config,
+            url,
+        } => fetch_cmd(allow_private, config, &url),
+        Command::Submit {
+            server,
+            token,
+            file,
+        } => submit_cmd(&server, token.as_deref(), file),
+        Command::Lists {
+            command: ListsCommand::Check { dir },
+        } => lists_check(&dir),
+        Command::Data {
+            command: DataCommand::Check { dir },
+        } => data_check(&dir),
         Command::CheckConfig { config } => {
             let c = Config::load(config.as_deref())?;
-            println!("configuration is valid: listen {}, data in {}, {} agencies", c.listen, c.data_dir.display(), c.agencies.len());
+            println!(
+                "configuration is valid: listen {}, data in {}, {} agencies",
+                c.listen,
+                c.data_dir.display(),
+                c.agencies.len()
+            );
             Ok(())
         }
-        Command::Fixtures { command: FixturesCommand::Serve { dir, listen } } => {
+        Command::Fixtures {
+            command: FixturesCommand::Serve { dir, listen },
+        } => {
             let dir = dir.unwrap_or_else(|| fixtures_path("pages"));
             crate::fixtures_server::run(&dir, listen)
         }
@@ -213,7 +243,9 @@ pub fn parse_allow_private(values: &[String]) -> Result<Vec<SocketAddr>, CliErro
         .iter()
         .map(|v| {
             v.parse::<SocketAddr>().map_err(|_| {
-                CliError::usage(format!("--allow-private {v:?} is not an IP:PORT socket address (e.g. 127.0.0.1:8081)"))
+                CliError::usage(format!(
+                    "--allow-private {v:?} is not an IP:PORT socket address (e.g. 127.0.0.1:8081)"
+                ))
             })
         })
         .collect()
@@ -223,7 +255,8 @@ fn open_input(file: Option<&Path>) -> Result<Box<dyn BufRead>, CliError> {
     match file {
         None => Ok(Box::new(std::io::BufReader::new(std::io::stdin()))),
         Some(p) => {
-            let f = std::fs::File::open(p).map_err(|e| CliError::usage(format!("cannot open {}: {e}", p.display())))?;
+            let f = std::fs::File::open(p)
+                .map_err(|e| CliError::usage(format!("cannot open {}: {e}", p.display())))?;
             Ok(Box::new(std::io::BufReader::new(f)))
         }
     }
@@ -232,29 +265,52 @@ fn open_input(file: Option<&Path>) -> Result<Box<dyn BufRead>, CliError> {
 pub fn load_classifier(dir: &Path) -> Result<(classify::Classifier, usize), CliError> {
     let lists = shared::lists::ListSet::load_dir(dir).map_err(|p| {
         let all: Vec<String> = p.0.iter().map(|x| x.to_string()).collect();
-        CliError::usage(format!("lists in {} are invalid:\n{}", dir.display(), all.join("\n")))
+        CliError::usage(format!(
+            "lists in {} are invalid:\n{}",
+            dir.display(),
+            all.join("\n")
+        ))
     })?;
     let n = lists.lists.len();
-    let c = classify::Classifier::new(&lists).map_err(|e| CliError::usage(format!("lists in {} cannot be compiled: {e}", dir.display())))?;
+    let c = classify::Classifier::new(&lists).map_err(|e| {
+        CliError::usage(format!(
+            "lists in {} cannot be compiled: {e}",
+            dir.display()
+        ))
+    })?;
     Ok((c, n))
 }
 
 pub fn load_rules(dir: &Path) -> Result<route::RulePack, CliError> {
-    route::RulePack::load(dir).map_err(|e| CliError::usage(format!("legal data pack in {} is invalid: {e}", dir.display())))
+    route::RulePack::load(dir).map_err(|e| {
+        CliError::usage(format!(
+            "legal data pack in {} is invalid: {e}",
+            dir.display()
+        ))
+    })
 }
 
 /// Extracts text from HTML input, or takes plain text as it is.
 fn document_text(text: Option<String>, html: Option<String>) -> String {
     match (text, html) {
-        (_, Some(html)) => ingest::extract(html.as_bytes(), Some("text/html; charset=utf-8"), None).text,
+        (_, Some(html)) => {
+            ingest::extract(html.as_bytes(), Some("text/html; charset=utf-8"), None).text
+        }
         (Some(t), None) => t,
         (None, None) => String::new(),
     }
 }
 
 fn looks_like_html(s: &str) -> bool {
-    let head = s.trim_start().get(..512.min(s.trim_start().len())).unwrap_or("").to_ascii_lowercase();
-    head.starts_with("<!doctype html") || head.starts_with("<html") || head.contains("<body") || head.contains("<head")
+    let head = s
+        .trim_start()
+        .get(..512.min(s.trim_start().len()))
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    head.starts_with("<!doctype html")
+        || head.starts_with("<html")
+        || head.contains("<body")
+        || head.contains("<head")
 }
 
 fn classify_cmd(lists: Option<PathBuf>, jsonl: bool, file: Option<PathBuf>) -> CliResult {
@@ -265,11 +321,27 @@ fn classify_cmd(lists: Option<PathBuf>, jsonl: bool, file: Option<PathBuf>) -> C
     let mut out = BufWriter::new(stdout.lock());
     if !jsonl {
         let mut buf = Vec::new();
-        input.read_to_end(&mut buf).map_err(|e| CliError::external("io", format!("cannot read input: {e}")))?;
+        input
+            .read_to_end(&mut buf)
+            .map_err(|e| CliError::external("io", format!("cannot read input: {e}")))?;
         let s = String::from_utf8_lossy(&buf).into_owned();
-        let text = if looks_like_html(&s) { document_text(None, Some(s)) } else { s };
-        let c = classifier.classify(&classify::Document { text: &text, sha256: None, md5: None, url: None });
-        writeln!(out, "{}", serde_json::to_string_pretty(&c).expect("serialisable")).map_err(io_err)?;
+        let text = if looks_like_html(&s) {
+            document_text(None, Some(s))
+        } else {
+            s
+        };
+        let c = classifier.classify(&classify::Document {
+            text: &text,
+            sha256: None,
+            md5: None,
+            url: None,
+        });
+        writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&c).expect("serialisable")
+        )
+        .map_err(io_err)?;
         return Ok(());
     }
     // Streams: one line in, one line out, in order; nothing but the current line is held.
@@ -288,19 +360,30 @@ fn classify_cmd(lists: Option<PathBuf>, jsonl: bool, file: Option<PathBuf>) -> C
     let mut n = 0usize;
     loop {
         line.clear();
-        let read = input.read_line(&mut line).map_err(|e| CliError::external("io", format!("cannot read input line {}: {e}", n + 1)))?;
+        let read = input.read_line(&mut line).map_err(|e| {
+            CliError::external("io", format!("cannot read input line {}: {e}", n + 1))
+        })?;
         if read == 0 {
             break;
         }
         n += 1;
         let out_line = match serde_json::from_str::<Doc>(line.trim_end_matches(['\n', '\r'])) {
-            Ok(Doc { text: None, html: None, id }) => {
+            Ok(Doc {
+                text: None,
+                html: None,
+                id,
+            }) => {
                 bad += 1;
                 json!({"id": id, "error": {"kind": "invalid_input", "message": format!("line {n}: needs \"text\" or \"html\"")}})
             }
             Ok(doc) => {
                 let text = document_text(doc.text, doc.html);
-                let mut c = classifier.classify(&classify::Document { text: &text, sha256: None, md5: None, url: None });
+                let mut c = classifier.classify(&classify::Document {
+                    text: &text,
+                    sha256: None,
+                    md5: None,
+                    url: None,
+                });
                 c.id = doc.id;
                 serde_json::to_value(&c).expect("serialisable")
             }
@@ -313,7 +396,10 @@ fn classify_cmd(lists: Option<PathBuf>, jsonl: bool, file: Option<PathBuf>) -> C
     }
     out.flush().map_err(io_err)?;
     if bad > 0 {
-        return Err(CliError::rejected("invalid_input", format!("{bad} of {n} input lines were rejected (see their output lines)")));
+        return Err(CliError::rejected(
+            "invalid_input",
+            format!("{bad} of {n} input lines were rejected (see their output lines)"),
+        ));
     }
     Ok(())
 }
@@ -330,15 +416,26 @@ fn route_cmd(data: Option<PathBuf>, jsonl: bool, file: Option<PathBuf>) -> CliRe
     let mut out = BufWriter::new(stdout.lock());
     if !jsonl {
         let mut s = String::new();
-        input.read_to_string(&mut s).map_err(|e| CliError::external("io", format!("cannot read input: {e}")))?;
-        let case: shared::RouteCase = serde_json::from_str(&s).map_err(|e| CliError::rejected("invalid_case", format!("the case is not valid: {e}")))?;
+        input
+            .read_to_string(&mut s)
+            .map_err(|e| CliError::external("io", format!("cannot read input: {e}")))?;
+        let case: shared::RouteCase = serde_json::from_str(&s).map_err(|e| {
+            CliError::rejected("invalid_case", format!("the case is not valid: {e}"))
+        })?;
         let d = rules.route(&case);
-        writeln!(out, "{}", serde_json::to_string_pretty(&d).expect("serialisable")).map_err(io_err)?;
+        writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&d).expect("serialisable")
+        )
+        .map_err(io_err)?;
         return Ok(());
     }
     let mut bad = 0;
     for (i, line) in input.lines().enumerate() {
-        let line = line.map_err(|e| CliError::external("io", format!("cannot read input line {}: {e}", i + 1)))?;
+        let line = line.map_err(|e| {
+            CliError::external("io", format!("cannot read input line {}: {e}", i + 1))
+        })?;
         if line.trim().is_empty() {
             continue;
         }
@@ -353,7 +450,10 @@ fn route_cmd(data: Option<PathBuf>, jsonl: bool, file: Option<PathBuf>) -> CliRe
     }
     out.flush().map_err(io_err)?;
     if bad > 0 {
-        return Err(CliError::rejected("invalid_case", format!("{bad} input lines were rejected (see their output lines)")));
+        return Err(CliError::rejected(
+            "invalid_case",
+            format!("{bad} input lines were rejected (see their output lines)"),
+        ));
     }
     Ok(())
 }
@@ -363,18 +463,32 @@ fn fetch_cmd(allow_private: Vec<String>, config: Option<PathBuf>, url: &str) -> 
         Some(p) => Config::load(Some(&p))?.fetch,
         None => ingest::FetchPolicy::default(),
     };
-    policy.allow_private.extend(parse_allow_private(&allow_private)?);
+    policy
+        .allow_private
+        .extend(parse_allow_private(&allow_private)?);
     let target = ingest::parse_target(url).map_err(|e| fetch_error(&e))?;
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| CliError::external("runtime", e.to_string()))?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::external("runtime", e.to_string()))?;
     let fetcher = ingest::Fetcher::new(policy).map_err(|e| fetch_error(&e))?;
-    let cap = rt.block_on(fetcher.fetch(&target)).map_err(|e| fetch_error(&e))?;
-    let extracted = ingest::extract(&cap.body, cap.content_type.as_deref(), url::Url::parse(&cap.final_url).ok().as_ref());
+    let cap = rt
+        .block_on(fetcher.fetch(&target))
+        .map_err(|e| fetch_error(&e))?;
+    let extracted = ingest::extract(
+        &cap.body,
+        cap.content_type.as_deref(),
+        url::Url::parse(&cap.final_url).ok().as_ref(),
+    );
     let lang = whatlang_code(&extracted.text);
     let mut v = serde_json::to_value(&cap).expect("serialisable");
     v["charset"] = json!(extracted.charset);
     v["title"] = json!(extracted.title);
     v["language"] = json!(lang);
-    println!("{}", serde_json::to_string_pretty(&v).expect("serialisable"));
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&v).expect("serialisable")
+    );
     Ok(())
 }
 
@@ -393,49 +507,87 @@ fn fetch_error(e: &ingest::FetchError) -> CliError {
 /// The language of a fetched page, with the classifier's detector and no lists.
 fn whatlang_code(text: &str) -> Option<String> {
     let empty = classify::Classifier::new(&shared::lists::ListSet::default()).ok()?;
-    empty.classify(&classify::Document { text, sha256: None, md5: None, url: None }).language.map(|l| l.code)
+    empty
+        .classify(&classify::Document {
+            text,
+            sha256: None,
+            md5: None,
+            url: None,
+        })
+        .language
+        .map(|l| l.code)
 }
 
 fn submit_cmd(server: &str, token: Option<&str>, file: Option<PathBuf>) -> CliResult {
     let input = open_input(file.as_deref())?;
     let mut items = Vec::new();
     for (i, line) in input.lines().enumerate() {
-        let line = line.map_err(|e| CliError::external("io", format!("cannot read line {}: {e}", i + 1)))?;
+        let line =
+            line.map_err(|e| CliError::external("io", format!("cannot read line {}: {e}", i + 1)))?;
         let url = line.trim();
         if url.is_empty() || url.starts_with('#') {
             continue;
         }
         if let Err(e) = shared::url::canonical_url(url) {
-            return Err(CliError::rejected(e.kind(), format!("line {}: {url}: {e}", i + 1)));
+            return Err(CliError::rejected(
+                e.kind(),
+                format!("line {}: {url}: {e}", i + 1),
+            ));
         }
         items.push(json!({"url": url}));
     }
     if items.is_empty() {
         return Err(CliError::rejected("invalid_input", "no URLs to submit"));
     }
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| CliError::external("runtime", e.to_string()))?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::external("runtime", e.to_string()))?;
     let endpoint = format!("{}/v1/referrals", server.trim_end_matches('/'));
-    let client = reqwest::Client::builder().no_proxy().build().map_err(|e| CliError::external("http", e.to_string()))?;
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .map_err(|e| CliError::external("http", e.to_string()))?;
     let (status, body) = rt.block_on(async {
         let mut req = client.post(&endpoint).json(&json!({"referrals": items}));
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }
-        let resp = req.send().await.map_err(|e| CliError::external("connect", format!("cannot reach {endpoint}: {e}")))?;
+        let resp = req
+            .send()
+            .await
+            .map_err(|e| CliError::external("connect", format!("cannot reach {endpoint}: {e}")))?;
         let status = resp.status();
-        let body: Value = resp.json().await.map_err(|e| CliError::external("http", format!("{endpoint} answered {status} without JSON: {e}")))?;
+        let body: Value = resp.json().await.map_err(|e| {
+            CliError::external(
+                "http",
+                format!("{endpoint} answered {status} without JSON: {e}"),
+            )
+        })?;
         Ok::<_, CliError>((status, body))
     })?;
     if !status.is_success() {
         let kind = body["error"]["kind"].as_str().unwrap_or("http").to_string();
-        let msg = body["error"]["message"].as_str().unwrap_or("no reason given");
+        let msg = body["error"]["message"]
+            .as_str()
+            .unwrap_or("no reason given");
         let code = if status.is_client_error() { 1 } else { 4 };
-        return Err(CliError::new(code, kind, format!("the server refused the referrals ({status}): {msg}")));
+        return Err(CliError::new(
+            code,
+            kind,
+            format!("the server refused the referrals ({status}): {msg}"),
+        ));
     }
     for r in body["referrals"].as_array().into_iter().flatten() {
         println!("{}", r["referral_id"].as_str().unwrap_or_default());
         if let Some(p) = r.get("already_referred") {
-            eprintln!("note: {} was already referred by {} at {} (case {})", r["referral_id"].as_str().unwrap_or_default(), p["by"].as_str().unwrap_or_default(), p["at"].as_str().unwrap_or_default(), r["case_id"].as_str().unwrap_or_default());
+            eprintln!(
+                "note: {} was already referred by {} at {} (case {})",
+                r["referral_id"].as_str().unwrap_or_default(),
+                p["by"].as_str().unwrap_or_default(),
+                p["at"].as_str().unwrap_or_default(),
+                r["case_id"].as_str().unwrap_or_default()
+            );
         }
     }
     Ok(())
@@ -454,22 +606,39 @@ fn lists_check(dir: &Path) -> CliResult {
         println!("{p}");
     }
     if problems.is_empty() {
-        println!("{} lists, {} entries: no problems", set.lists.len(), set.entry_count());
+        println!(
+            "{} lists, {} entries: no problems",
+            set.lists.len(),
+            set.entry_count()
+        );
         Ok(())
     } else {
-        Err(CliError::rejected("invalid_lists", format!("{} problem(s) in {}", problems.len(), dir.display())))
+        Err(CliError::rejected(
+            "invalid_lists",
+            format!("{} problem(s) in {}", problems.len(), dir.display()),
+        ))
     }
 }
 
 fn data_check(dir: &Path) -> CliResult {
     let findings = route::RulePack::check(dir);
-    let errors = findings.iter().filter(|f| f.severity == route::Severity::Error).count();
+    let errors = findings
+        .iter()
+        .filter(|f| f.severity == route::Severity::Error)
+        .count();
     for f in &findings {
         println!("{f}");
     }
-    println!("{} error(s), {} warning(s)", errors, findings.len() - errors);
+    println!(
+        "{} error(s), {} warning(s)",
+        errors,
+        findings.len() - errors
+    );
     if errors > 0 {
-        Err(CliError::rejected("invalid_data", format!("{errors} error(s) in {}", dir.display())))
+        Err(CliError::rejected(
+            "invalid_data",
+            format!("{errors} error(s) in {}", dir.display()),
+        ))
     } else {
         Ok(())
     }

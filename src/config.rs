@@ -65,7 +65,11 @@ impl Default for Config {
             workers: 16,
             log_format: LogFormat::Text,
             default_agency: Some("demo-unit".into()),
-            agencies: vec![Agency { id: "demo-unit".into(), jurisdiction: "FR".into(), token: None }],
+            agencies: vec![Agency {
+                id: "demo-unit".into(),
+                jurisdiction: "FR".into(),
+                token: None,
+            }],
             max_body_bytes: 1024 * 1024,
             max_batch: 1000,
             want_evidence: false,
@@ -81,7 +85,9 @@ pub fn fixtures_path(name: &str) -> PathBuf {
     if local.exists() {
         return local;
     }
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(name);
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(name);
     if repo.exists() {
         repo
     } else {
@@ -92,9 +98,16 @@ pub fn fixtures_path(name: &str) -> PathBuf {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read config file {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path}:{line}: {message}")]
-    Parse { path: PathBuf, line: usize, message: String },
+    Parse {
+        path: PathBuf,
+        line: usize,
+        message: String,
+    },
     #[error("config: {0}")]
     Invalid(String),
 }
@@ -105,11 +118,16 @@ impl Config {
         let config = match path {
             None => Config::default(),
             Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                    path: path.to_path_buf(),
+                    source,
+                })?;
                 toml::from_str(&text).map_err(|e| ConfigError::Parse {
                     path: path.to_path_buf(),
-                    line: e.span().map(|s| shared::lists::line_of(&text, s.start)).unwrap_or(1),
+                    line: e
+                        .span()
+                        .map(|s| shared::lists::line_of(&text, s.start))
+                        .unwrap_or(1),
                     message: e.message().to_string(),
                 })?
             }
@@ -122,10 +140,16 @@ impl Config {
     pub fn validate(&self) -> Result<(), ConfigError> {
         let bad = |m: String| Err(ConfigError::Invalid(m));
         if self.workers == 0 || self.workers > 4096 {
-            return bad(format!("workers = {} must be between 1 and 4096", self.workers));
+            return bad(format!(
+                "workers = {} must be between 1 and 4096",
+                self.workers
+            ));
         }
         if self.max_body_bytes < 1024 {
-            return bad(format!("max_body_bytes = {} is below 1024", self.max_body_bytes));
+            return bad(format!(
+                "max_body_bytes = {} is below 1024",
+                self.max_body_bytes
+            ));
         }
         if self.max_batch == 0 {
             return bad("max_batch must be at least 1".into());
@@ -159,14 +183,19 @@ impl Config {
                 return bad(format!("default_agency {d:?} is not one of the agencies"));
             }
         }
-        self.fetch.validate().map_err(|e| ConfigError::Invalid(format!("fetch: {e}")))?;
+        self.fetch
+            .validate()
+            .map_err(|e| ConfigError::Invalid(format!("fetch: {e}")))?;
         Ok(())
     }
 
     /// The agency a bearer token belongs to; with no token, the default agency.
     pub fn agency_for(&self, token: Option<&str>) -> Option<&Agency> {
         match token {
-            Some(t) => self.agencies.iter().find(|a| a.token.as_deref().is_some_and(|x| constant_eq(x, t))),
+            Some(t) => self
+                .agencies
+                .iter()
+                .find(|a| a.token.as_deref().is_some_and(|x| constant_eq(x, t))),
             None => {
                 let d = self.default_agency.as_deref()?;
                 self.agencies.iter().find(|a| a.id == d)
@@ -177,7 +206,11 @@ impl Config {
 
 /// Compares secrets without an early exit on the first differing byte.
 fn constant_eq(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
 }
 
 #[cfg(test)]
@@ -202,18 +235,35 @@ mod tests {
     #[test]
     fn agencies_are_checked() {
         let mut c = Config::default();
-        c.agencies.push(Agency { id: "x".into(), jurisdiction: "France".into(), token: None });
-        assert!(c.validate().unwrap_err().to_string().contains("agencies[1].jurisdiction"));
-        let mut c = Config::default();
-        c.default_agency = Some("nobody".into());
+        c.agencies.push(Agency {
+            id: "x".into(),
+            jurisdiction: "France".into(),
+            token: None,
+        });
+        assert!(c
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("agencies[1].jurisdiction"));
+        let c = Config {
+            default_agency: Some("nobody".into()),
+            ..Config::default()
+        };
         assert!(c.validate().is_err());
     }
 
     #[test]
     fn tokens_pick_agencies() {
         let mut c = Config::default();
-        c.agencies.push(Agency { id: "de-bka".into(), jurisdiction: "DE".into(), token: Some("0123456789abcdef-de".into()) });
-        assert_eq!(c.agency_for(Some("0123456789abcdef-de")).unwrap().id, "de-bka");
+        c.agencies.push(Agency {
+            id: "de-bka".into(),
+            jurisdiction: "DE".into(),
+            token: Some("0123456789abcdef-de".into()),
+        });
+        assert_eq!(
+            c.agency_for(Some("0123456789abcdef-de")).unwrap().id,
+            "de-bka"
+        );
         assert!(c.agency_for(Some("wrong-token-wrong-token")).is_none());
         assert_eq!(c.agency_for(None).unwrap().id, "demo-unit");
     }

@@ -14,18 +14,37 @@ use std::sync::Arc;
 
 pub fn run(dir: &Path, listen: SocketAddr) -> CliResult {
     if !dir.is_dir() {
-        return Err(CliError::usage(format!("{} is not a directory", dir.display())));
+        return Err(CliError::usage(format!(
+            "{} is not a directory",
+            dir.display()
+        )));
     }
     if !listen.ip().is_loopback() {
-        return Err(CliError::usage(format!("the fixture server listens on loopback only; {listen} is not")));
+        return Err(CliError::usage(format!(
+            "the fixture server listens on loopback only; {listen} is not"
+        )));
     }
-    let root = Arc::new(dir.canonicalize().map_err(|e| CliError::usage(format!("{}: {e}", dir.display())))?);
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().map_err(|e| CliError::external("runtime", e.to_string()))?;
+    let root = Arc::new(
+        dir.canonicalize()
+            .map_err(|e| CliError::usage(format!("{}: {e}", dir.display())))?,
+    );
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::external("runtime", e.to_string()))?;
     rt.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| CliError::external("listen", format!("cannot listen on {listen}: {e}")))?;
-        let addr = listener.local_addr().map_err(|e| CliError::external("listen", e.to_string()))?;
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .map_err(|e| CliError::external("listen", format!("cannot listen on {listen}: {e}")))?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| CliError::external("listen", e.to_string()))?;
         println!("serving {} on http://{addr}", root.display());
-        let app = Router::new().route("/", get(index)).route("/{*path}", get(file)).with_state(root);
+        let app = Router::new()
+            .route("/", get(index))
+            .route("/{*path}", get(file))
+            .with_state(root);
         axum::serve(listener, app)
             .with_graceful_shutdown(async {
                 let _ = tokio::signal::ctrl_c().await;
@@ -37,11 +56,23 @@ pub fn run(dir: &Path, listen: SocketAddr) -> CliResult {
 
 async fn index(State(root): State<Arc<PathBuf>>) -> Response {
     let mut names: Vec<String> = std::fs::read_dir(root.as_path())
-        .map(|r| r.filter_map(|e| e.ok()).filter(|e| e.path().is_file()).filter_map(|e| e.file_name().into_string().ok()).collect())
+        .map(|r| {
+            r.filter_map(|e| e.ok())
+                .filter(|e| e.path().is_file())
+                .filter_map(|e| e.file_name().into_string().ok())
+                .collect()
+        })
         .unwrap_or_default();
     names.sort();
-    let links: String = names.iter().map(|n| format!("<li><a href=\"/{n}\">{n}</a></li>")).collect();
-    ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], format!("<!doctype html><title>fixtures</title><ul>{links}</ul>")).into_response()
+    let links: String = names
+        .iter()
+        .map(|n| format!("<li><a href=\"/{n}\">{n}</a></li>"))
+        .collect();
+    (
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        format!("<!doctype html><title>fixtures</title><ul>{links}</ul>"),
+    )
+        .into_response()
 }
 
 async fn file(State(root): State<Arc<PathBuf>>, UrlPath(path): UrlPath<String>) -> Response {

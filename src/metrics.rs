@@ -25,19 +25,25 @@ pub struct Metrics {
 
 fn counter(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
     let c = IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric");
-    registry.register(Box::new(c.clone())).expect("metric registered once");
+    registry
+        .register(Box::new(c.clone()))
+        .expect("metric registered once");
     c
 }
 
 fn gauge_vec(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntGaugeVec {
     let g = IntGaugeVec::new(Opts::new(name, help), labels).expect("valid metric");
-    registry.register(Box::new(g.clone())).expect("metric registered once");
+    registry
+        .register(Box::new(g.clone()))
+        .expect("metric registered once");
     g
 }
 
 fn gauge(registry: &Registry, name: &str, help: &str) -> IntGauge {
     let g = IntGauge::new(name, help).expect("valid metric");
-    registry.register(Box::new(g.clone())).expect("metric registered once");
+    registry
+        .register(Box::new(g.clone()))
+        .expect("metric registered once");
     g
 }
 
@@ -49,15 +55,20 @@ impl Metrics {
             "Referrals of content that another referral had already brought in (same canonical URL).",
         )
         .expect("valid metric");
-        r.register(Box::new(referrals_deconflicted.clone())).expect("metric registered once");
+        r.register(Box::new(referrals_deconflicted.clone()))
+            .expect("metric registered once");
         let stage_seconds = HistogramVec::new(
-            HistogramOpts::new("triage_stage_seconds", "Time spent per pipeline stage.").buckets(vec![
-                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
-            ]),
+            HistogramOpts::new("triage_stage_seconds", "Time spent per pipeline stage.").buckets(
+                vec![
+                    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+                    10.0, 30.0,
+                ],
+            ),
             &["stage"],
         )
         .expect("valid metric");
-        r.register(Box::new(stage_seconds.clone())).expect("metric registered once");
+        r.register(Box::new(stage_seconds.clone()))
+            .expect("metric registered once");
         Metrics {
             referrals_received: counter(&r, "triage_referrals_received_total", "Referrals accepted (stored before the 202).", &["source"]),
             referrals_rejected: counter(&r, "triage_referrals_rejected_total", "Referral requests refused as bad input, by reason.", &["reason"]),
@@ -79,7 +90,9 @@ impl Metrics {
     /// The Prometheus text exposition of every metric.
     pub fn render(&self) -> String {
         let mut buf = Vec::new();
-        TextEncoder::new().encode(&self.registry.gather(), &mut buf).expect("encoding to memory");
+        TextEncoder::new()
+            .encode(&self.registry.gather(), &mut buf)
+            .expect("encoding to memory");
         String::from_utf8(buf).expect("prometheus text is UTF-8")
     }
 }

@@ -41,8 +41,21 @@ pub struct Pipeline {
 const DRAIN: Duration = Duration::from_secs(10);
 
 impl Pipeline {
-    pub fn new(store: Store, engine: Arc<Engine>, metrics: Arc<Metrics>, notify: Arc<Notify>, workers: usize) -> Pipeline {
-        Pipeline { store, engine, metrics, notify, workers, case_locks: Mutex::new(HashMap::new()) }
+    pub fn new(
+        store: Store,
+        engine: Arc<Engine>,
+        metrics: Arc<Metrics>,
+        notify: Arc<Notify>,
+        workers: usize,
+    ) -> Pipeline {
+        Pipeline {
+            store,
+            engine,
+            metrics,
+            notify,
+            workers,
+            case_locks: Mutex::new(HashMap::new()),
+        }
     }
 
     /// Claims and processes referrals until `shutdown` turns true, then waits for the work in
@@ -80,8 +93,13 @@ impl Pipeline {
         }
         tracing::info!("pipeline stopping; waiting for referrals in flight");
         let all = u32::try_from(self.workers).unwrap_or(u32::MAX);
-        if tokio::time::timeout(DRAIN, slots.acquire_many(all)).await.is_err() {
-            tracing::warn!("referrals still in flight after {DRAIN:?}; they will be resumed at the next start");
+        if tokio::time::timeout(DRAIN, slots.acquire_many(all))
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                "referrals still in flight after {DRAIN:?}; they will be resumed at the next start"
+            );
         }
     }
 
@@ -108,13 +126,20 @@ impl Pipeline {
             Err(e) => {
                 tracing::error!(error = %format!("{e:#}"), "referral failed inside the pipeline");
                 let (id, case_id, msg) = (r.id.clone(), r.case_id.clone(), format!("{e:#}"));
-                if let Err(e2) = self.store.call(move |c| store::fail(c, &id, &case_id, "internal", &msg, None, false)).await {
+                if let Err(e2) = self
+                    .store
+                    .call(move |c| store::fail(c, &id, &case_id, "internal", &msg, None, false))
+                    .await
+                {
                     tracing::error!(error = %e2, "cannot record the failure; the referral will be retried at restart");
                 }
                 "failed"
             }
         };
-        self.metrics.referrals_final.with_label_values(&[status]).inc();
+        self.metrics
+            .referrals_final
+            .with_label_values(&[status])
+            .inc();
         self.metrics.referrals_in_flight.dec();
         tracing::info!(status, "referral finished");
     }
@@ -129,15 +154,38 @@ impl Pipeline {
         let lock = self.case_lock(&r.case_id);
         let _guard = lock.lock().await;
         let case_id = r.case_id.clone();
-        let content = self.store.call(move |c| store::case_content(c, &case_id)).await?;
+        let content = self
+            .store
+            .call(move |c| store::case_content(c, &case_id))
+            .await?;
         let (capture, classification) = match content {
-            Some(store::CaseContent { capture: Some(cap), classification: Some(cls), .. }) => {
+            Some(store::CaseContent {
+                capture: Some(cap),
+                classification: Some(cls),
+                ..
+            }) => {
                 tracing::info!("content already fetched for this case; reusing it");
-                (cap, serde_json::from_value::<Classification>(cls).context("stored classification")?)
+                (
+                    cap,
+                    serde_json::from_value::<Classification>(cls)
+                        .context("stored classification")?,
+                )
             }
-            Some(store::CaseContent { status, reason_kind: Some(kind), reason, .. }) if status == "failed" && is_final_refusal(&kind) => {
+            Some(store::CaseContent {
+                status,
+                reason_kind: Some(kind),
+                reason,
+                ..
+            }) if status == "failed" && is_final_refusal(&kind) => {
                 // A policy refusal does not change on a second try: report it again, do not refetch.
-                self.fail(r, &kind, reason.as_deref().unwrap_or("refused"), None, false).await?;
+                self.fail(
+                    r,
+                    &kind,
+                    reason.as_deref().unwrap_or("refused"),
+                    None,
+                    false,
+                )
+                .await?;
                 return Ok("failed");
             }
             _ => match self.fetch_and_classify(r).await? {
@@ -148,17 +196,46 @@ impl Pipeline {
         let decision = self.route(r, &capture, &classification).await?;
         let jurisdictions = decision_jurisdictions(&decision);
         for t in &decision.targets {
-            self.metrics.decisions.with_label_values(&[t.path.as_str(), &t.jurisdiction]).inc();
+            self.metrics
+                .decisions
+                .with_label_values(&[t.path.as_str(), &t.jurisdiction])
+                .inc();
         }
         let value = serde_json::to_value(&decision)?;
         let (id, case_id) = (r.id.clone(), r.case_id.clone());
-        self.store.call(move |c| store::finish(c, &id, &case_id, &value, &jurisdictions)).await?;
+        self.store
+            .call(move |c| store::finish(c, &id, &case_id, &value, &jurisdictions))
+            .await?;
         Ok("routed")
     }
 
-    async fn fail(&self, r: &Claimed, kind: &str, message: &str, capture: Option<Value>, case_too: bool) -> Result<()> {
-        let (id, case_id, kind, message) = (r.id.clone(), r.case_id.clone(), kind.to_string(), message.to_string());
-        self.store.call(move |c| store::fail(c, &id, &case_id, &kind, &message, capture.as_ref(), case_too)).await
+    async fn fail(
+        &self,
+        r: &Claimed,
+        kind: &str,
+        message: &str,
+        capture: Option<Value>,
+        case_too: bool,
+    ) -> Result<()> {
+        let (id, case_id, kind, message) = (
+            r.id.clone(),
+            r.case_id.clone(),
+            kind.to_string(),
+            message.to_string(),
+        );
+        self.store
+            .call(move |c| {
+                store::fail(
+                    c,
+                    &id,
+                    &case_id,
+                    &kind,
+                    &message,
+                    capture.as_ref(),
+                    case_too,
+                )
+            })
+            .await
     }
 
     /// Fetches, extracts and classifies the case's content; `None` when the referral failed
@@ -167,11 +244,21 @@ impl Pipeline {
         let url = ingest::parse_target(&r.url).context("stored referral URL")?;
         let t = Instant::now();
         let fetched = self.engine.fetcher.fetch(&url).await;
-        self.metrics.stage_seconds.with_label_values(&["fetch"]).observe(t.elapsed().as_secs_f64());
+        self.metrics
+            .stage_seconds
+            .with_label_values(&["fetch"])
+            .observe(t.elapsed().as_secs_f64());
         let cap = match fetched {
             Err(e) => {
-                let outcome = if e.is_policy_refusal() { "refused" } else { "failed" };
-                self.metrics.fetches.with_label_values(&[outcome, e.kind()]).inc();
+                let outcome = if e.is_policy_refusal() {
+                    "refused"
+                } else {
+                    "failed"
+                };
+                self.metrics
+                    .fetches
+                    .with_label_values(&[outcome, e.kind()])
+                    .inc();
                 tracing::info!(kind = e.kind(), error = %e, "fetch did not succeed");
                 self.fail(r, e.kind(), &e.to_string(), None, true).await?;
                 return Ok(None);
@@ -181,14 +268,23 @@ impl Pipeline {
         let mut capture = serde_json::to_value(&cap)?;
         if !(200..300).contains(&cap.status) {
             let class = format!("http_{}xx", cap.status / 100);
-            self.metrics.fetches.with_label_values(&["failed", &class]).inc();
-            let msg = format!("the origin answered HTTP {} for {}", cap.status, cap.final_url);
-            self.fail(r, "http_status", &msg, Some(capture), true).await?;
+            self.metrics
+                .fetches
+                .with_label_values(&["failed", &class])
+                .inc();
+            let msg = format!(
+                "the origin answered HTTP {} for {}",
+                cap.status, cap.final_url
+            );
+            self.fail(r, "http_status", &msg, Some(capture), true)
+                .await?;
             return Ok(None);
         }
         self.metrics.fetches.with_label_values(&["ok", "ok"]).inc();
         let (id, case_id) = (r.id.clone(), r.case_id.clone());
-        self.store.call(move |c| store::set_status(c, &id, &case_id, "classified")).await?;
+        self.store
+            .call(move |c| store::set_status(c, &id, &case_id, "classified"))
+            .await?;
 
         let engine = self.engine.clone();
         let metrics = self.metrics.clone();
@@ -196,8 +292,12 @@ impl Pipeline {
         let final_url = Url::parse(&cap.final_url).ok();
         let (extracted, mut classification) = tokio::task::spawn_blocking(move || {
             let t = Instant::now();
-            let extracted = ingest::extract(&cap.body, cap.content_type.as_deref(), final_url.as_ref());
-            metrics.stage_seconds.with_label_values(&["extract"]).observe(t.elapsed().as_secs_f64());
+            let extracted =
+                ingest::extract(&cap.body, cap.content_type.as_deref(), final_url.as_ref());
+            metrics
+                .stage_seconds
+                .with_label_values(&["extract"])
+                .observe(t.elapsed().as_secs_f64());
             let t = Instant::now();
             let doc = classify::Document {
                 text: &extracted.text,
@@ -206,7 +306,10 @@ impl Pipeline {
                 url: Some(&cap.final_url),
             };
             let classification = engine.classifier.classify(&doc);
-            metrics.stage_seconds.with_label_values(&["classify"]).observe(t.elapsed().as_secs_f64());
+            metrics
+                .stage_seconds
+                .with_label_values(&["classify"])
+                .observe(t.elapsed().as_secs_f64());
             (extracted, classification)
         })
         .await
@@ -223,9 +326,19 @@ impl Pipeline {
         capture["host_candidates"] = json!(self.host_candidates(&final_url_str));
 
         let language = classification.language.as_ref().map(|l| l.code.clone());
-        self.metrics.cases_by_language.with_label_values(&[language.as_deref().unwrap_or("none")]).inc();
-        for m in classification.matches.iter().filter(|m| m.suppressed_by.is_none()) {
-            self.metrics.list_matches.with_label_values(&[&m.list]).inc();
+        self.metrics
+            .cases_by_language
+            .with_label_values(&[language.as_deref().unwrap_or("none")])
+            .inc();
+        for m in classification
+            .matches
+            .iter()
+            .filter(|m| m.suppressed_by.is_none())
+        {
+            self.metrics
+                .list_matches
+                .with_label_values(&[&m.list])
+                .inc();
         }
         let cls_value = serde_json::to_value(&classification)?;
         let case_id = r.case_id.clone();
@@ -246,14 +359,20 @@ impl Pipeline {
                 )
             })
             .await?;
-        self.metrics.stage_seconds.with_label_values(&["store"]).observe(t.elapsed().as_secs_f64());
+        self.metrics
+            .stage_seconds
+            .with_label_values(&["store"])
+            .observe(t.elapsed().as_secs_f64());
         Ok(Some((capture, classification)))
     }
 
     /// What the final URL says about who hosts the content, each factor with its confidence.
     fn host_candidates(&self, final_url: &str) -> Vec<Value> {
         let mut out = Vec::new();
-        let Some(host) = Url::parse(final_url).ok().and_then(|u| u.host_str().map(str::to_string)) else {
+        let Some(host) = Url::parse(final_url)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_string))
+        else {
             return out;
         };
         if let Some(p) = self.engine.rules.platform_for_host(&host) {
@@ -265,20 +384,41 @@ impl Pipeline {
         out
     }
 
-    async fn route(&self, r: &Claimed, capture: &Value, classification: &Classification) -> Result<Decision> {
-        let mut categories: BTreeSet<Category> = classification.categories.iter().map(|c| c.id).collect();
+    async fn route(
+        &self,
+        r: &Claimed,
+        capture: &Value,
+        classification: &Classification,
+    ) -> Result<Decision> {
+        let mut categories: BTreeSet<Category> =
+            classification.categories.iter().map(|c| c.id).collect();
         categories.extend(r.categories_hint.iter().copied());
-        let host_name = capture["final_url"].as_str().and_then(|u| Url::parse(u).ok()).and_then(|u| u.host_str().map(str::to_string));
-        let platform = host_name.as_deref().and_then(|h| self.engine.rules.platform_for_host(h));
+        let host_name = capture["final_url"]
+            .as_str()
+            .and_then(|u| Url::parse(u).ok())
+            .and_then(|u| u.host_str().map(str::to_string));
+        let platform = host_name
+            .as_deref()
+            .and_then(|h| self.engine.rules.platform_for_host(h));
         let host = match platform {
-            Some(p) => Host { self_hosted: false, platform: Some(p), ..Host::default() },
+            Some(p) => Host {
+                self_hosted: false,
+                platform: Some(p),
+                ..Host::default()
+            },
             // Not a known platform: a self-hosted site whose hoster is not known yet; the router
             // says so in a review item instead of guessing a state.
-            None => Host { self_hosted: true, ..Host::default() },
+            None => Host {
+                self_hosted: true,
+                ..Host::default()
+            },
         };
         let case = RouteCase {
             case_id: r.case_id.clone(),
-            referring: shared::Referring { jurisdiction: r.jurisdiction.clone(), agency: r.agency.clone() },
+            referring: shared::Referring {
+                jurisdiction: r.jurisdiction.clone(),
+                agency: r.agency.clone(),
+            },
             categories: categories.into_iter().collect(),
             flags: shared::Flags::default(),
             want_evidence: self.engine.want_evidence,
@@ -286,14 +426,20 @@ impl Pipeline {
         };
         let t = Instant::now();
         let decision = self.engine.rules.route(&case);
-        self.metrics.stage_seconds.with_label_values(&["route"]).observe(t.elapsed().as_secs_f64());
+        self.metrics
+            .stage_seconds
+            .with_label_values(&["route"])
+            .observe(t.elapsed().as_secs_f64());
         Ok(decision)
     }
 }
 
 /// Kinds of failure that another attempt cannot change.
 fn is_final_refusal(kind: &str) -> bool {
-    matches!(kind, "scheme" | "port" | "userinfo" | "blocked_address" | "redirect_limit" | "too_large")
+    matches!(
+        kind,
+        "scheme" | "port" | "userinfo" | "blocked_address" | "redirect_limit" | "too_large"
+    )
 }
 
 /// Every state a decision sends the case to: the targets' and the copies'.

@@ -2,7 +2,9 @@
 //! and line), resume unfinished referrals, then run the HTTP API and the pipeline until SIGINT
 //! or SIGTERM.
 
-use crate::cli::{load_classifier, load_rules, parse_allow_private, CliError, CliResult, ServeArgs};
+use crate::cli::{
+    load_classifier, load_rules, parse_allow_private, CliError, CliResult, ServeArgs,
+};
 use crate::config::{Config, LogFormat};
 use crate::metrics::Metrics;
 use crate::pipeline::{Engine, Pipeline};
@@ -28,7 +30,10 @@ pub fn serve(args: ServeArgs) -> CliResult {
     if let Some(w) = args.workers {
         config.workers = w;
     }
-    config.fetch.allow_private.extend(parse_allow_private(&args.allow_private)?);
+    config
+        .fetch
+        .allow_private
+        .extend(parse_allow_private(&args.allow_private)?);
     config.validate()?;
     if args.kafka.is_some() {
         return Err(CliError::usage("Kafka mode (--kafka) is not available in this build yet; run without it for the embedded mode"));
@@ -38,25 +43,46 @@ pub fn serve(args: ServeArgs) -> CliResult {
     let lists = shared::lists::ListSet::load_dir(&config.lists_dir);
     let (classifier, list_count) = load_classifier(&config.lists_dir)?;
     let rules = load_rules(&config.legal_dir)?;
-    let fetcher = ingest::Fetcher::new(config.fetch.clone()).map_err(|e| CliError::usage(format!("fetch policy: {e}")))?;
-    let store = Store::open(&config.data_dir).map_err(|e| CliError::external("store", format!("{e:#}")))?;
-    let resumed = store.call_sync(store::requeue_unfinished).map_err(|e| CliError::external("store", format!("{e:#}")))?;
+    let fetcher = ingest::Fetcher::new(config.fetch.clone())
+        .map_err(|e| CliError::usage(format!("fetch policy: {e}")))?;
+    let store =
+        Store::open(&config.data_dir).map_err(|e| CliError::external("store", format!("{e:#}")))?;
+    let resumed = store
+        .call_sync(store::requeue_unfinished)
+        .map_err(|e| CliError::external("store", format!("{e:#}")))?;
 
     let metrics = Arc::new(Metrics::new());
     if let Ok(set) = &lists {
         for l in &set.lists {
             metrics
                 .list_entries
-                .with_label_values(&[&l.meta.id, &l.meta.owner, l.meta.trust.as_str(), &l.meta.version])
+                .with_label_values(&[
+                    &l.meta.id,
+                    &l.meta.owner,
+                    l.meta.trust.as_str(),
+                    &l.meta.version,
+                ])
                 .set(l.entries.len() as i64);
         }
     }
-    metrics.rules_info.with_label_values(&[rules.rules_version()]).set(1);
-    let engine = Arc::new(Engine { fetcher, classifier, rules, want_evidence: config.want_evidence, list_count });
+    metrics
+        .rules_info
+        .with_label_values(&[rules.rules_version()])
+        .set(1);
+    let engine = Arc::new(Engine {
+        fetcher,
+        classifier,
+        rules,
+        want_evidence: config.want_evidence,
+        list_count,
+    });
     let notify = Arc::new(Notify::new());
     let config = Arc::new(config);
 
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| CliError::external("runtime", e.to_string()))?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::external("runtime", e.to_string()))?;
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
@@ -105,8 +131,11 @@ async fn shutdown_signal() {
 }
 
 fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Json => builder.json().try_init(),
         LogFormat::Text => builder.try_init(),

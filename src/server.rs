@@ -51,18 +51,30 @@ pub struct ApiError {
 
 impl ApiError {
     fn new(status: StatusCode, kind: &'static str, message: impl Into<String>) -> ApiError {
-        ApiError { status, kind, message: message.into() }
+        ApiError {
+            status,
+            kind,
+            message: message.into(),
+        }
     }
     fn internal(e: anyhow::Error) -> ApiError {
         // The detail goes to the log, not to the caller.
         tracing::error!(error = %format!("{e:#}"), "request failed");
-        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "the server could not complete the request; see its log")
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "the server could not complete the request; see its log",
+        )
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, Json(json!({"error": {"kind": self.kind, "message": self.message}}))).into_response()
+        (
+            self.status,
+            Json(json!({"error": {"kind": self.kind, "message": self.message}})),
+        )
+            .into_response()
     }
 }
 
@@ -89,12 +101,22 @@ fn agency<'a>(config: &'a Config, headers: &HeaderMap) -> ApiResult<&'a Agency> 
             let v = v.to_str().unwrap_or_default();
             match v.strip_prefix("Bearer ") {
                 Some(t) => Some(t.trim()),
-                None => return Err(ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "the Authorization header must be `Bearer <token>`")),
+                None => {
+                    return Err(ApiError::new(
+                        StatusCode::UNAUTHORIZED,
+                        "unauthorized",
+                        "the Authorization header must be `Bearer <token>`",
+                    ))
+                }
             }
         }
     };
     config.agency_for(token).ok_or_else(|| {
-        let message = if token.is_some() { "the token is not recognised" } else { "a bearer token is required" };
+        let message = if token.is_some() {
+            "the token is not recognised"
+        } else {
+            "a bearer token is required"
+        };
         ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
     })
 }
@@ -125,7 +147,10 @@ async fn submit(State(st): State<AppState>, headers: HeaderMap, body: Body) -> R
         Ok(r) => r,
         Err(e) => {
             if e.status.is_client_error() {
-                st.metrics.referrals_rejected.with_label_values(&[e.kind]).inc();
+                st.metrics
+                    .referrals_rejected
+                    .with_label_values(&[e.kind])
+                    .inc();
             }
             e.into_response()
         }
@@ -135,18 +160,36 @@ async fn submit(State(st): State<AppState>, headers: HeaderMap, body: Body) -> R
 async fn submit_inner(st: &AppState, headers: &HeaderMap, body: Body) -> ApiResult<Response> {
     let agency = agency(&st.config, headers)?;
     let limit = st.config.max_body_bytes;
-    let too_large = || ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", format!("the request body is over {limit} bytes"));
-    if let Some(len) = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok()) {
+    let too_large = || {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            format!("the request body is over {limit} bytes"),
+        )
+    };
+    if let Some(len) = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok())
+    {
         if len > limit {
             return Err(too_large());
         }
     }
-    let bytes = axum::body::to_bytes(body, limit).await.map_err(|_| too_large())?;
-    let value: Value = serde_json::from_slice(&bytes)
-        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", format!("the body is not valid JSON: {e}")))?;
+    let bytes = axum::body::to_bytes(body, limit)
+        .await
+        .map_err(|_| too_large())?;
+    let value: Value = serde_json::from_slice(&bytes).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "malformed_json",
+            format!("the body is not valid JSON: {e}"),
+        )
+    })?;
     let invalid = |m: String| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body", m);
     let (items, batch) = if value.get("referrals").is_some() {
-        let b: BatchIn = serde_json::from_value(value).map_err(|e| invalid(format!("body: {e}")))?;
+        let b: BatchIn =
+            serde_json::from_value(value).map_err(|e| invalid(format!("body: {e}")))?;
         if b.referrals.is_empty() {
             return Err(invalid("referrals: the batch is empty".into()));
         }
@@ -154,26 +197,45 @@ async fn submit_inner(st: &AppState, headers: &HeaderMap, body: Body) -> ApiResu
             return Err(ApiError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "too_large",
-                format!("referrals: {} items; a batch holds at most {}", b.referrals.len(), st.config.max_batch),
+                format!(
+                    "referrals: {} items; a batch holds at most {}",
+                    b.referrals.len(),
+                    st.config.max_batch
+                ),
             ));
         }
         (b.referrals, true)
     } else {
-        let r: ReferralIn = serde_json::from_value(value).map_err(|e| invalid(format!("body: {e}")))?;
+        let r: ReferralIn =
+            serde_json::from_value(value).map_err(|e| invalid(format!("body: {e}")))?;
         (vec![r], false)
     };
-    let jurisdiction = shared::normalize_jurisdiction(&agency.jurisdiction).expect("validated at start-up");
+    let jurisdiction =
+        shared::normalize_jurisdiction(&agency.jurisdiction).expect("validated at start-up");
     let mut new = Vec::with_capacity(items.len());
     for (i, r) in items.into_iter().enumerate() {
-        let at = if batch { format!("referrals[{i}].") } else { String::new() };
+        let at = if batch {
+            format!("referrals[{i}].")
+        } else {
+            String::new()
+        };
         let canon = canonical_url(&r.url).map_err(|e| {
-            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, url_kind(&e), format!("{at}url: {e}"))
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                url_kind(&e),
+                format!("{at}url: {e}"),
+            )
         })?;
         if r.note.as_ref().is_some_and(|n| n.len() > MAX_NOTE) {
             return Err(invalid(format!("{at}note: longer than {MAX_NOTE} bytes")));
         }
-        if r.external_ref.as_ref().is_some_and(|n| n.len() > MAX_EXTERNAL_REF) {
-            return Err(invalid(format!("{at}external_ref: longer than {MAX_EXTERNAL_REF} bytes")));
+        if r.external_ref
+            .as_ref()
+            .is_some_and(|n| n.len() > MAX_EXTERNAL_REF)
+        {
+            return Err(invalid(format!(
+                "{at}external_ref: longer than {MAX_EXTERNAL_REF} bytes"
+            )));
         }
         new.push(NewReferral {
             id: format!("r-{}", uuid::Uuid::now_v7().simple()),
@@ -188,14 +250,30 @@ async fn submit_inner(st: &AppState, headers: &HeaderMap, body: Body) -> ApiResu
         });
     }
     let count = new.len() as u64;
-    let accepted = st.store.call(move |c| store::insert_referrals(c, &new)).await.map_err(ApiError::internal)?;
+    let accepted = st
+        .store
+        .call(move |c| store::insert_referrals(c, &new))
+        .await
+        .map_err(ApiError::internal)?;
     st.notify.notify_one();
-    st.metrics.referrals_received.with_label_values(&["api"]).inc_by(count);
-    st.metrics.referrals_deconflicted.inc_by(accepted.iter().filter(|a| a.already_referred.is_some()).count() as u64);
+    st.metrics
+        .referrals_received
+        .with_label_values(&["api"])
+        .inc_by(count);
+    st.metrics.referrals_deconflicted.inc_by(
+        accepted
+            .iter()
+            .filter(|a| a.already_referred.is_some())
+            .count() as u64,
+    );
     for a in &accepted {
         tracing::info!(referral_id = %a.referral_id, case_id = %a.case_id, agency = %agency.id, deconflicted = a.already_referred.is_some(), "referral accepted");
     }
-    let body = if batch { json!({ "referrals": accepted }) } else { serde_json::to_value(&accepted[0]).expect("serialisable") };
+    let body = if batch {
+        json!({ "referrals": accepted })
+    } else {
+        serde_json::to_value(&accepted[0]).expect("serialisable")
+    };
     Ok((StatusCode::ACCEPTED, Json(body)).into_response())
 }
 
@@ -203,23 +281,41 @@ fn url_kind(e: &shared::url::UrlError) -> &'static str {
     e.kind()
 }
 
-async fn get_referral(State(st): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+async fn get_referral(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
     agency(&st.config, &headers)?;
     let mut view = st
         .store
         .call(move |c| store::referral_view(c, &id))
         .await
         .map_err(ApiError::internal)?
-        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not_found", "no referral with that id"))?;
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "no referral with that id",
+            )
+        })?;
     if view["status"] == "routed" || view["status"] == "failed" {
         let case_id = view["case_id"].as_str().unwrap_or_default().to_string();
-        let case = st.store.call(move |c| store::case_view(c, &case_id)).await.map_err(ApiError::internal)?;
+        let case = st
+            .store
+            .call(move |c| store::case_view(c, &case_id))
+            .await
+            .map_err(ApiError::internal)?;
         view["case"] = case.unwrap_or(Value::Null);
     }
     Ok(Json(view))
 }
 
-async fn get_case(State(st): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+async fn get_case(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
     agency(&st.config, &headers)?;
     st.store
         .call(move |c| store::case_view(c, &id))
@@ -249,23 +345,34 @@ async fn list_cases(
     query: Result<Query<CaseQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<Json<Value>> {
     agency(&st.config, &headers)?;
-    let Query(q) = query.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", e.body_text()))?;
+    let Query(q) = query
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", e.body_text()))?;
     let bad = |m: String| ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", m);
     if let Some(s) = &q.status {
         if !STATUSES.contains(&s.as_str()) {
-            return Err(bad(format!("status {s:?} is not one of {}", STATUSES.join(", "))));
+            return Err(bad(format!(
+                "status {s:?} is not one of {}",
+                STATUSES.join(", ")
+            )));
         }
     }
     let jurisdiction = match &q.jurisdiction {
         None => None,
-        Some(j) => Some(shared::normalize_jurisdiction(j).ok_or_else(|| bad(format!("jurisdiction {j:?} is not a two-letter code")))?),
+        Some(j) => Some(
+            shared::normalize_jurisdiction(j)
+                .ok_or_else(|| bad(format!("jurisdiction {j:?} is not a two-letter code")))?,
+        ),
     };
     if let Some(c) = &q.category {
         c.parse::<Category>().map_err(|e| bad(e.to_string()))?;
     }
     let since = match &q.since {
         None => None,
-        Some(s) => Some(parse_since(s).ok_or_else(|| bad(format!("since {s:?} is not an RFC 3339 time or a date (YYYY-MM-DD)")))?),
+        Some(s) => Some(parse_since(s).ok_or_else(|| {
+            bad(format!(
+                "since {s:?} is not an RFC 3339 time or a date (YYYY-MM-DD)"
+            ))
+        })?),
     };
     let limit = q.limit.unwrap_or(50);
     if limit == 0 || limit > 500 {
@@ -273,12 +380,34 @@ async fn list_cases(
     }
     let before = match &q.cursor {
         None => None,
-        Some(c) => Some(c.split_once('|').map(|(a, b)| (a.to_string(), b.to_string())).ok_or_else(|| bad("cursor is not one this server gave out".into()))?),
+        Some(c) => Some(
+            c.split_once('|')
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .ok_or_else(|| bad("cursor is not one this server gave out".into()))?,
+        ),
     };
-    let filter = CaseFilter { status: q.status, jurisdiction, language: q.language, category: q.category, since, before, limit };
-    let cases = st.store.call(move |c| store::list_cases(c, &filter)).await.map_err(ApiError::internal)?;
+    let filter = CaseFilter {
+        status: q.status,
+        jurisdiction,
+        language: q.language,
+        category: q.category,
+        since,
+        before,
+        limit,
+    };
+    let cases = st
+        .store
+        .call(move |c| store::list_cases(c, &filter))
+        .await
+        .map_err(ApiError::internal)?;
     let next_cursor = if cases.len() == limit {
-        cases.last().map(|c| format!("{}|{}", c["created_at"].as_str().unwrap_or_default(), c["case_id"].as_str().unwrap_or_default()))
+        cases.last().map(|c| {
+            format!(
+                "{}|{}",
+                c["created_at"].as_str().unwrap_or_default(),
+                c["case_id"].as_str().unwrap_or_default()
+            )
+        })
     } else {
         None
     };
@@ -287,13 +416,25 @@ async fn list_cases(
 
 fn parse_since(s: &str) -> Option<String> {
     if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
-        return Some(t.with_timezone(&chrono::Utc).to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
+        return Some(
+            t.with_timezone(&chrono::Utc)
+                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        );
     }
-    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").ok().map(|d| format!("{d}T00:00:00.000Z"))
+    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .ok()
+        .map(|d| format!("{d}T00:00:00.000Z"))
 }
 
 async fn metrics(State(st): State<AppState>) -> Response {
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], st.metrics.render()).into_response()
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        st.metrics.render(),
+    )
+        .into_response()
 }
 
 async fn healthz() -> Json<Value> {
@@ -301,13 +442,21 @@ async fn healthz() -> Json<Value> {
 }
 
 async fn readyz(State(st): State<AppState>) -> Response {
-    let store_ok = st.store.call(|c| Ok(c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))?)).await.is_ok();
+    let store_ok = st
+        .store
+        .call(|c| Ok(c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))?))
+        .await
+        .is_ok();
     let body = json!({
         "ready": store_ok,
         "store": if store_ok { "ok" } else { "unreachable" },
         "lists": st.engine.list_count,
         "rules_version": st.engine.rules.rules_version(),
     });
-    let status = if store_ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let status = if store_ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     (status, Json(body)).into_response()
 }

@@ -146,16 +146,21 @@ pub struct CaseFilter {
 
 impl Store {
     pub fn open(dir: &Path) -> Result<Store> {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create data directory {}", dir.display()))?;
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create data directory {}", dir.display()))?;
         let path = dir.join("triage.sqlite");
-        let conn = Connection::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
+        let conn =
+            Connection::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
         // WAL with full sync: a referral acknowledged with 202 survives a crash or power cut.
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        conn.execute_batch(SCHEMA).with_context(|| format!("cannot create schema in {}", path.display()))?;
-        Ok(Store { conn: Arc::new(Mutex::new(conn)) })
+        conn.execute_batch(SCHEMA)
+            .with_context(|| format!("cannot create schema in {}", path.display()))?;
+        Ok(Store {
+            conn: Arc::new(Mutex::new(conn)),
+        })
     }
 
     /// Runs `f` on the connection off the async runtime.
@@ -166,7 +171,9 @@ impl Store {
     {
         let conn = self.conn.clone();
         tokio::task::spawn_blocking(move || {
-            let mut guard = conn.lock().map_err(|_| anyhow::anyhow!("store lock poisoned"))?;
+            let mut guard = conn
+                .lock()
+                .map_err(|_| anyhow::anyhow!("store lock poisoned"))?;
             f(&mut guard)
         })
         .await
@@ -175,7 +182,10 @@ impl Store {
 
     /// Runs `f` on the connection in the calling thread (CLI and tests).
     pub fn call_sync<R>(&self, f: impl FnOnce(&mut Connection) -> Result<R>) -> Result<R> {
-        let mut guard = self.conn.lock().map_err(|_| anyhow::anyhow!("store lock poisoned"))?;
+        let mut guard = self
+            .conn
+            .lock()
+            .map_err(|_| anyhow::anyhow!("store lock poisoned"))?;
         f(&mut guard)
     }
 }
@@ -190,7 +200,13 @@ pub fn insert_referrals(conn: &mut Connection, items: &[NewReferral]) -> Result<
             .query_row(
                 "SELECT first_agency, first_at, first_referral_id FROM cases WHERE id = ?1",
                 params![r.case_id],
-                |row| Ok(Prior { by: row.get(0)?, at: row.get(1)?, referral_id: row.get(2)? }),
+                |row| {
+                    Ok(Prior {
+                        by: row.get(0)?,
+                        at: row.get(1)?,
+                        referral_id: row.get(2)?,
+                    })
+                },
             )
             .optional()?;
         if prior.is_none() {
@@ -216,7 +232,12 @@ pub fn insert_referrals(conn: &mut Connection, items: &[NewReferral]) -> Result<
                 at
             ],
         )?;
-        out.push(Accepted { referral_id: r.id.clone(), case_id: r.case_id.clone(), status: "queued", already_referred: prior });
+        out.push(Accepted {
+            referral_id: r.id.clone(),
+            case_id: r.case_id.clone(),
+            status: "queued",
+            already_referred: prior,
+        });
     }
     tx.commit()?;
     Ok(out)
@@ -251,9 +272,8 @@ pub fn claim_next(conn: &mut Connection) -> Result<Option<Claimed>> {
             },
         )
         .optional()?;
-    Ok(match row {
-        None => None,
-        Some((id, case_id, url, agency, jurisdiction, hint, attempts)) => Some(Claimed {
+    Ok(row.map(
+        |(id, case_id, url, agency, jurisdiction, hint, attempts)| Claimed {
             id,
             case_id,
             url,
@@ -261,17 +281,29 @@ pub fn claim_next(conn: &mut Connection) -> Result<Option<Claimed>> {
             jurisdiction,
             categories_hint: serde_json::from_str(&hint).unwrap_or_default(),
             attempts,
-        }),
-    })
+        },
+    ))
 }
 
 pub fn count_status(conn: &mut Connection, status: &str) -> Result<i64> {
-    Ok(conn.query_row("SELECT COUNT(*) FROM referrals WHERE status = ?1", params![status], |r| r.get(0))?)
+    Ok(conn.query_row(
+        "SELECT COUNT(*) FROM referrals WHERE status = ?1",
+        params![status],
+        |r| r.get(0),
+    )?)
 }
 
-pub fn set_status(conn: &mut Connection, referral_id: &str, case_id: &str, status: &str) -> Result<()> {
+pub fn set_status(
+    conn: &mut Connection,
+    referral_id: &str,
+    case_id: &str,
+    status: &str,
+) -> Result<()> {
     let at = now();
-    conn.execute("UPDATE referrals SET status = ?2, updated_at = ?3 WHERE id = ?1", params![referral_id, status, at])?;
+    conn.execute(
+        "UPDATE referrals SET status = ?2, updated_at = ?3 WHERE id = ?1",
+        params![referral_id, status, at],
+    )?;
     // A case moves forward only; a later referral of a finished case does not reopen it.
     conn.execute(
         "UPDATE cases SET status = ?2, updated_at = ?3 WHERE id = ?1 AND status NOT IN ('routed', 'failed')",
@@ -290,8 +322,12 @@ pub fn case_content(conn: &mut Connection, case_id: &str) -> Result<Option<CaseC
                     status: row.get(0)?,
                     reason_kind: row.get(1)?,
                     reason: row.get(2)?,
-                    capture: row.get::<_, Option<String>>(3)?.and_then(|s| serde_json::from_str(&s).ok()),
-                    classification: row.get::<_, Option<String>>(4)?.and_then(|s| serde_json::from_str(&s).ok()),
+                    capture: row
+                        .get::<_, Option<String>>(3)?
+                        .and_then(|s| serde_json::from_str(&s).ok()),
+                    classification: row
+                        .get::<_, Option<String>>(4)?
+                        .and_then(|s| serde_json::from_str(&s).ok()),
                 })
             },
         )
@@ -318,7 +354,11 @@ pub fn save_content(conn: &mut Connection, case_id: &str, c: &Content<'_>) -> Re
 
 fn categories_column(classification: &Value) -> String {
     let mut s = String::from(",");
-    for c in classification["categories"].as_array().into_iter().flatten() {
+    for c in classification["categories"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
         if let Some(id) = c["id"].as_str() {
             s.push_str(id);
             s.push(',');
@@ -355,14 +395,24 @@ pub fn fail(
 
 /// Stores a referral's decision and marks it routed. The case shows the decision of its first
 /// referral and is filed under every jurisdiction any of its decisions names.
-pub fn finish(conn: &mut Connection, referral_id: &str, case_id: &str, decision: &Value, jurisdictions: &[String]) -> Result<()> {
+pub fn finish(
+    conn: &mut Connection,
+    referral_id: &str,
+    case_id: &str,
+    decision: &Value,
+    jurisdictions: &[String],
+) -> Result<()> {
     let tx = conn.transaction()?;
     let at = now();
     tx.execute(
         "UPDATE referrals SET status = 'routed', decision = ?2, reason_kind = NULL, reason = NULL, updated_at = ?3 WHERE id = ?1",
         params![referral_id, decision.to_string(), at],
     )?;
-    let existing: String = tx.query_row("SELECT jurisdictions FROM cases WHERE id = ?1", params![case_id], |r| r.get(0))?;
+    let existing: String = tx.query_row(
+        "SELECT jurisdictions FROM cases WHERE id = ?1",
+        params![case_id],
+        |r| r.get(0),
+    )?;
     let mut col = existing;
     for j in jurisdictions {
         if !col.contains(&format!(",{j},")) {
@@ -381,7 +431,8 @@ pub fn finish(conn: &mut Connection, referral_id: &str, case_id: &str, decision:
 }
 
 fn json_col(s: Option<String>) -> Value {
-    s.and_then(|s| serde_json::from_str(&s).ok()).unwrap_or(Value::Null)
+    s.and_then(|s| serde_json::from_str(&s).ok())
+        .unwrap_or(Value::Null)
 }
 
 /// One referral as the API shows it.
@@ -449,13 +500,17 @@ pub fn case_view(conn: &mut Connection, id: &str) -> Result<Option<Value>> {
             },
         )
         .optional()?;
-    let Some(mut case) = case else { return Ok(None) };
+    let Some(mut case) = case else {
+        return Ok(None);
+    };
     let mut stmt = conn.prepare(
         "SELECT id, case_id, url, canonical_url, agency, jurisdiction, note, external_ref, categories_hint,
                 status, reason_kind, reason, decision, attempts, received_at, updated_at
          FROM referrals WHERE case_id = ?1 ORDER BY seq",
     )?;
-    let referrals: Vec<Value> = stmt.query_map(params![id], referral_json)?.collect::<rusqlite::Result<_>>()?;
+    let referrals: Vec<Value> = stmt
+        .query_map(params![id], referral_json)?
+        .collect::<rusqlite::Result<_>>()?;
     let first = &case["first_referral"];
     let notes: Vec<Value> = referrals
         .iter()
@@ -480,7 +535,10 @@ pub fn case_view(conn: &mut Connection, id: &str) -> Result<Option<Value>> {
 }
 
 fn split_col(s: &str) -> Vec<String> {
-    s.split(',').filter(|x| !x.is_empty()).map(str::to_string).collect()
+    s.split(',')
+        .filter(|x| !x.is_empty())
+        .map(str::to_string)
+        .collect()
 }
 
 /// A page of case summaries, newest first.
@@ -499,7 +557,11 @@ pub fn list_cases(conn: &mut Connection, f: &CaseFilter) -> Result<Vec<Value>> {
         push(&mut sql, " AND status = ?", s.clone());
     }
     if let Some(j) = &f.jurisdiction {
-        push(&mut sql, " AND instr(jurisdictions, ?) > 0", format!(",{j},"));
+        push(
+            &mut sql,
+            " AND instr(jurisdictions, ?) > 0",
+            format!(",{j},"),
+        );
     }
     if let Some(l) = &f.language {
         push(&mut sql, " AND language = ?", l.clone());
@@ -515,9 +577,14 @@ pub fn list_cases(conn: &mut Connection, f: &CaseFilter) -> Result<Vec<Value>> {
         let a = args.len();
         args.push(id.clone());
         let b = args.len();
-        sql.push_str(&format!(" AND (created_at < ?{a} OR (created_at = ?{a} AND id < ?{b}))"));
+        sql.push_str(&format!(
+            " AND (created_at < ?{a} OR (created_at = ?{a} AND id < ?{b}))"
+        ));
     }
-    sql.push_str(&format!(" ORDER BY created_at DESC, id DESC LIMIT {}", f.limit));
+    sql.push_str(&format!(
+        " ORDER BY created_at DESC, id DESC LIMIT {}",
+        f.limit
+    ));
     let mut stmt = conn.prepare(&sql)?;
     let rows = stmt.query_map(rusqlite::params_from_iter(args.iter()), |row| {
         Ok(json!({
@@ -557,7 +624,11 @@ mod tests {
     }
 
     fn store() -> Store {
-        let dir = std::env::temp_dir().join(format!("triage-store-{}-{}", std::process::id(), uuid::Uuid::now_v7()));
+        let dir = std::env::temp_dir().join(format!(
+            "triage-store-{}-{}",
+            std::process::id(),
+            uuid::Uuid::now_v7()
+        ));
         Store::open(&dir).unwrap()
     }
 
@@ -582,7 +653,13 @@ mod tests {
     fn claims_follow_arrival_and_restart_requeues() {
         let s = store();
         s.call_sync(|c| {
-            insert_referrals(c, &[referral("r1", "http://a.example/1", "x"), referral("r2", "http://a.example/2", "x")])?;
+            insert_referrals(
+                c,
+                &[
+                    referral("r1", "http://a.example/1", "x"),
+                    referral("r2", "http://a.example/2", "x"),
+                ],
+            )?;
             let first = claim_next(c)?.unwrap();
             assert_eq!(first.id, "r1");
             assert_eq!(count_status(c, "queued")?, 1);
@@ -598,11 +675,26 @@ mod tests {
     #[test]
     fn a_batch_is_all_or_nothing() {
         let s = store();
-        let err = s.call_sync(|c| insert_referrals(c, &[referral("r1", "http://a.example/1", "x"), referral("r1", "http://a.example/2", "x")]));
+        let err = s.call_sync(|c| {
+            insert_referrals(
+                c,
+                &[
+                    referral("r1", "http://a.example/1", "x"),
+                    referral("r1", "http://a.example/2", "x"),
+                ],
+            )
+        });
         assert!(err.is_err());
         s.call_sync(|c| {
             assert_eq!(count_status(c, "queued")?, 0);
-            assert!(list_cases(c, &CaseFilter { limit: 10, ..Default::default() })?.is_empty());
+            assert!(list_cases(
+                c,
+                &CaseFilter {
+                    limit: 10,
+                    ..Default::default()
+                }
+            )?
+            .is_empty());
             Ok(())
         })
         .unwrap();
