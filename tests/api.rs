@@ -18,7 +18,10 @@ fn fixture_pages_in_many_languages_are_fetched_classified_and_routed() {
     let server = start_server(&data, &[&origin.addr], &[]);
     let pages = manifest();
     assert!(pages.len() >= 6, "manifest lists {} pages", pages.len());
-    let batch: Vec<Value> = pages.iter().map(|p| json!({"url": origin.url(&format!("/{}", p["file"].as_str().unwrap()))})).collect();
+    let batch: Vec<Value> = pages
+        .iter()
+        .map(|p| json!({"url": origin.url(&format!("/{}", p["file"].as_str().unwrap()))}))
+        .collect();
     let (status, body) = post_json(&server, None, &json!({ "referrals": batch }));
     assert_eq!(status, 202, "{body}");
     let accepted = body["referrals"].as_array().unwrap().clone();
@@ -34,33 +37,73 @@ fn fixture_pages_in_many_languages_are_fetched_classified_and_routed() {
         let case = &r["case"];
         assert_eq!(case["case_id"], acc["case_id"]);
         let cls = &case["classification"];
-        assert_eq!(cls["language"]["code"], page["lang"], "{file}: language {}", cls["language"]);
+        assert_eq!(
+            cls["language"]["code"], page["lang"],
+            "{file}: language {}",
+            cls["language"]
+        );
         languages.insert(page["lang"].as_str().unwrap().to_string());
 
         let text = case["text"].as_str().unwrap();
         let matches = cls["matches"].as_array().unwrap();
         let found = |want: &str, suppressed: bool| {
-            matches.iter().any(|m| format!("{}/{}", m["list"].as_str().unwrap(), m["entry"].as_str().unwrap()) == want && m.get("suppressed_by").is_some() == suppressed)
+            matches.iter().any(|m| {
+                format!(
+                    "{}/{}",
+                    m["list"].as_str().unwrap(),
+                    m["entry"].as_str().unwrap()
+                ) == want
+                    && m.get("suppressed_by").is_some() == suppressed
+            })
         };
         for want in page["expect_entries"].as_array().into_iter().flatten() {
-            assert!(found(want.as_str().unwrap(), false), "{file}: expected {want} among {matches:#?}");
+            assert!(
+                found(want.as_str().unwrap(), false),
+                "{file}: expected {want} among {matches:#?}"
+            );
         }
         for want in page["expect_suppressed"].as_array().into_iter().flatten() {
-            assert!(found(want.as_str().unwrap(), true), "{file}: expected {want} suppressed among {matches:#?}");
+            assert!(
+                found(want.as_str().unwrap(), true),
+                "{file}: expected {want} suppressed among {matches:#?}"
+            );
         }
         for m in matches {
             if let Some(span) = m["span"].as_array() {
-                let (a, b) = (span[0].as_u64().unwrap() as usize, span[1].as_u64().unwrap() as usize);
-                assert_eq!(Some(&text[a..b]), m["matched_text"].as_str(), "{file}: span of {m}");
+                let (a, b) = (
+                    span[0].as_u64().unwrap() as usize,
+                    span[1].as_u64().unwrap() as usize,
+                );
+                assert_eq!(
+                    Some(&text[a..b]),
+                    m["matched_text"].as_str(),
+                    "{file}: span of {m}"
+                );
             }
         }
-        let got: Vec<&str> = cls["categories"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap()).collect();
+        let got: Vec<&str> = cls["categories"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["id"].as_str().unwrap())
+            .collect();
         for want in page["expect_categories"].as_array().into_iter().flatten() {
-            assert!(got.contains(&want.as_str().unwrap()), "{file}: category {want} missing from {got:?}");
+            assert!(
+                got.contains(&want.as_str().unwrap()),
+                "{file}: category {want} missing from {got:?}"
+            );
         }
         let decision = &r["decision"];
-        assert!(decision["rules_version"].as_str().is_some_and(|v| !v.is_empty()), "{file}: {decision}");
-        assert!(!decision["targets"].as_array().unwrap().is_empty(), "{file}: a decision always has a target: {decision}");
+        assert!(
+            decision["rules_version"]
+                .as_str()
+                .is_some_and(|v| !v.is_empty()),
+            "{file}: {decision}"
+        );
+        assert!(
+            !decision["targets"].as_array().unwrap().is_empty(),
+            "{file}: a decision always has a target: {decision}"
+        );
         assert_eq!(case["capture"]["status"], 200);
         assert_eq!(case["capture"]["sha256"].as_str().unwrap().len(), 64);
     }
@@ -70,14 +113,41 @@ fn fixture_pages_in_many_languages_are_fetched_classified_and_routed() {
 
     // Operators see all of it in the metrics.
     let m = metrics(&server);
-    assert_eq!(metric_value(&m, "triage_referrals_received_total{source=\"api\"}"), Some(pages.len() as f64), "{m}");
-    assert_eq!(metric_value(&m, "triage_fetches_total{outcome=\"ok\",reason=\"ok\"}"), Some(pages.len() as f64), "{m}");
-    assert_eq!(metric_value(&m, "triage_referrals_final_total{status=\"routed\"}"), Some(pages.len() as f64), "{m}");
-    assert!(metric_value(&m, "triage_cases_by_language_total{language=\"rus\"}").unwrap_or(0.0) >= 1.0, "{m}");
-    assert!(metric_value(&m, "triage_list_matches_total{list=\"kw-demo\"}").unwrap_or(0.0) >= 1.0, "{m}");
-    assert!(m.contains("triage_decisions_total{jurisdiction=\"FR\""), "{m}");
-    assert!(m.contains("triage_stage_seconds_bucket{stage=\"fetch\""), "{m}");
-    assert!(m.contains("triage_stage_seconds_bucket{stage=\"classify\""), "{m}");
+    assert_eq!(
+        metric_value(&m, "triage_referrals_received_total{source=\"api\"}"),
+        Some(pages.len() as f64),
+        "{m}"
+    );
+    assert_eq!(
+        metric_value(&m, "triage_fetches_total{outcome=\"ok\",reason=\"ok\"}"),
+        Some(pages.len() as f64),
+        "{m}"
+    );
+    assert_eq!(
+        metric_value(&m, "triage_referrals_final_total{status=\"routed\"}"),
+        Some(pages.len() as f64),
+        "{m}"
+    );
+    assert!(
+        metric_value(&m, "triage_cases_by_language_total{language=\"rus\"}").unwrap_or(0.0) >= 1.0,
+        "{m}"
+    );
+    assert!(
+        metric_value(&m, "triage_list_matches_total{list=\"kw-demo\"}").unwrap_or(0.0) >= 1.0,
+        "{m}"
+    );
+    assert!(
+        m.contains("triage_decisions_total{jurisdiction=\"FR\""),
+        "{m}"
+    );
+    assert!(
+        m.contains("triage_stage_seconds_bucket{stage=\"fetch\""),
+        "{m}"
+    );
+    assert!(
+        m.contains("triage_stage_seconds_bucket{stage=\"classify\""),
+        "{m}"
+    );
     assert!(m.contains("triage_list_entries{list=\"kw-demo\""), "{m}");
 
     // The case list filters and pages.
@@ -85,10 +155,18 @@ fn fixture_pages_in_many_languages_are_fetched_classified_and_routed() {
     assert_eq!(s, 200);
     assert_eq!(all["cases"].as_array().unwrap().len(), pages.len());
     let (_, rus) = get_json(&server, "/v1/cases?language=rus");
-    assert!(rus["cases"].as_array().unwrap().iter().all(|c| c["language"] == "rus"));
+    assert!(rus["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|c| c["language"] == "rus"));
     assert!(!rus["cases"].as_array().unwrap().is_empty());
     let (_, fr) = get_json(&server, "/v1/cases?jurisdiction=fr&status=routed");
-    assert_eq!(fr["cases"].as_array().unwrap().len(), pages.len(), "every case of a French agency involves FR");
+    assert_eq!(
+        fr["cases"].as_array().unwrap().len(),
+        pages.len(),
+        "every case of a French agency involves FR"
+    );
     let mut seen = std::collections::BTreeSet::new();
     let mut cursor: Option<String> = None;
     loop {
@@ -99,7 +177,10 @@ fn fixture_pages_in_many_languages_are_fetched_classified_and_routed() {
         let (s, page) = get_json(&server, &path);
         assert_eq!(s, 200, "{page}");
         for c in page["cases"].as_array().unwrap() {
-            assert!(seen.insert(c["case_id"].as_str().unwrap().to_string()), "case listed twice across pages");
+            assert!(
+                seen.insert(c["case_id"].as_str().unwrap().to_string()),
+                "case listed twice across pages"
+            );
         }
         match page["next_cursor"].as_str() {
             Some(c) => cursor = Some(c.to_string()),
@@ -110,7 +191,15 @@ fn fixture_pages_in_many_languages_are_fetched_classified_and_routed() {
 }
 
 fn urlencode(s: &str) -> String {
-    s.bytes().map(|b| if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
 }
 
 /// A second referral of the same content by another agency attaches to the existing case, is
@@ -134,9 +223,17 @@ token = "de-bka-test-token-0123456789"
 "#,
     )
     .unwrap();
-    let server = start_server(&data.join("db"), &[&origin.addr], &["--config", config.to_str().unwrap()]);
+    let server = start_server(
+        &data.join("db"),
+        &[&origin.addr],
+        &["--config", config.to_str().unwrap()],
+    );
     let url = origin.url("/ru-news.html");
-    let (s, first) = post_json(&server, None, &json!({"url": url, "note": "seen on a forum"}));
+    let (s, first) = post_json(
+        &server,
+        None,
+        &json!({"url": url, "note": "seen on a forum"}),
+    );
     assert_eq!(s, 202, "{first}");
     assert!(first.get("already_referred").is_none());
     let r1 = wait_final(&server, first["referral_id"].as_str().unwrap(), WAIT);
@@ -144,28 +241,56 @@ token = "de-bka-test-token-0123456789"
 
     // Another spelling of the same URL, from the other agency.
     let other_spelling = format!("{}#comments", url.replace("http://", "HTTP://"));
-    let (s, second) = post_json(&server, Some("de-bka-test-token-0123456789"), &json!({"url": other_spelling}));
+    let (s, second) = post_json(
+        &server,
+        Some("de-bka-test-token-0123456789"),
+        &json!({"url": other_spelling}),
+    );
     assert_eq!(s, 202, "{second}");
     assert_eq!(second["case_id"], first["case_id"]);
     assert_eq!(second["already_referred"]["by"], "fr-pharos");
-    assert_eq!(second["already_referred"]["referral_id"], first["referral_id"]);
+    assert_eq!(
+        second["already_referred"]["referral_id"],
+        first["referral_id"]
+    );
     let r2 = wait_final(&server, second["referral_id"].as_str().unwrap(), WAIT);
     assert_eq!(r2["status"], "routed");
     assert_eq!(r2["agency"], "de-bka");
     assert_eq!(r2["jurisdiction"], "DE");
-    assert_eq!(r2["decision"]["targets"].as_array().map(|t| t.is_empty()), Some(false));
+    assert_eq!(
+        r2["decision"]["targets"].as_array().map(|t| t.is_empty()),
+        Some(false)
+    );
 
-    let (_, case) = get_json(&server, &format!("/v1/cases/{}", first["case_id"].as_str().unwrap()));
+    let (_, case) = get_json(
+        &server,
+        &format!("/v1/cases/{}", first["case_id"].as_str().unwrap()),
+    );
     assert_eq!(case["referrals"].as_array().unwrap().len(), 2);
     assert_eq!(case["deconfliction"][0]["agency"], "de-bka");
-    assert!(case["deconfliction"][0]["note"].as_str().unwrap().contains("fr-pharos"));
+    assert!(case["deconfliction"][0]["note"]
+        .as_str()
+        .unwrap()
+        .contains("fr-pharos"));
     // One fetch for two referrals: the second reused the capture.
     let m = metrics(&server);
-    assert_eq!(metric_value(&m, "triage_fetches_total{outcome=\"ok\",reason=\"ok\"}"), Some(1.0), "{m}");
-    assert_eq!(metric_value(&m, "triage_referrals_deconflicted_total"), Some(1.0), "{m}");
+    assert_eq!(
+        metric_value(&m, "triage_fetches_total{outcome=\"ok\",reason=\"ok\"}"),
+        Some(1.0),
+        "{m}"
+    );
+    assert_eq!(
+        metric_value(&m, "triage_referrals_deconflicted_total"),
+        Some(1.0),
+        "{m}"
+    );
 
     // A token nobody has is refused, and nothing is stored.
-    let (s, e) = post_json(&server, Some("not-a-token-of-anyone-here"), &json!({"url": url}));
+    let (s, e) = post_json(
+        &server,
+        Some("not-a-token-of-anyone-here"),
+        &json!({"url": url}),
+    );
     assert_eq!(s, 401, "{e}");
     assert_eq!(e["error"]["kind"], "unauthorized");
 }
@@ -177,7 +302,12 @@ fn bad_input_is_refused_with_a_reason_and_nothing_is_stored() {
     let server = start_server(&data, &[], &[]);
     let c = client();
     let send = |body: &str| {
-        let resp = c.post(server.url("/v1/referrals")).header("content-type", "application/json").body(body.to_string()).send().unwrap();
+        let resp = c
+            .post(server.url("/v1/referrals"))
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+            .unwrap();
         let status = resp.status().as_u16();
         (status, resp.json::<Value>().unwrap_or(Value::Null))
     };
@@ -199,16 +329,38 @@ fn bad_input_is_refused_with_a_reason_and_nothing_is_stored() {
         let shown = &body[..body.len().min(80)];
         assert_eq!(status, *want_status, "{shown}: {v}");
         assert_eq!(v["error"]["kind"], *want_kind, "{shown}: {v}");
-        assert!(v["error"]["message"].as_str().unwrap().contains(want_in_message), "{shown}: {v}");
+        assert!(
+            v["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains(want_in_message),
+            "{shown}: {v}"
+        );
     }
     let (_, list) = get_json(&server, "/v1/cases");
-    assert_eq!(list["cases"].as_array().unwrap().len(), 0, "a refused request stored something: {list}");
+    assert_eq!(
+        list["cases"].as_array().unwrap().len(),
+        0,
+        "a refused request stored something: {list}"
+    );
     let m = metrics(&server);
-    assert_eq!(metric_value(&m, "triage_referrals_received_total{source=\"api\"}"), None, "{m}");
-    assert_eq!(metric_value(&m, "triage_referrals_rejected_total{reason=\"scheme\"}"), Some(2.0), "{m}");
+    assert_eq!(
+        metric_value(&m, "triage_referrals_received_total{source=\"api\"}"),
+        None,
+        "{m}"
+    );
+    assert_eq!(
+        metric_value(&m, "triage_referrals_rejected_total{reason=\"scheme\"}"),
+        Some(2.0),
+        "{m}"
+    );
 
     let (s, v) = get_json(&server, "/v1/cases?status=bogus");
-    assert_eq!((s, v["error"]["kind"].as_str()), (400, Some("invalid_query")), "{v}");
+    assert_eq!(
+        (s, v["error"]["kind"].as_str()),
+        (400, Some("invalid_query")),
+        "{v}"
+    );
     let (s, v) = get_json(&server, "/v1/cases?colour=red");
     assert_eq!(s, 400, "{v}");
     let (s, v) = get_json(&server, "/v1/referrals/r-nope");
@@ -225,8 +377,16 @@ fn refused_fetches_fail_the_referral_with_the_reason() {
     let data = tempdir("ssrf");
     let server = start_server(&data, &[&origin.addr], &[]);
     let port: u16 = origin.addr.rsplit(':').next().unwrap().parse().unwrap();
-    let other_port = format!("http://127.0.0.1:{}/ru-news.html", port.wrapping_add(1).max(1024));
-    let urls = ["http://10.0.0.1/page", "http://169.254.169.254/latest/meta-data/", "http://[::ffff:127.0.0.1]/", &other_port];
+    let other_port = format!(
+        "http://127.0.0.1:{}/ru-news.html",
+        port.wrapping_add(1).max(1024)
+    );
+    let urls = [
+        "http://10.0.0.1/page",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://[::ffff:127.0.0.1]/",
+        &other_port,
+    ];
     for u in urls {
         let (s, acc) = post_json(&server, None, &json!({"url": u}));
         assert_eq!(s, 202, "{u}: {acc}");
@@ -239,10 +399,29 @@ fn refused_fetches_fail_the_referral_with_the_reason() {
     let missing = origin.url("/no-such-page.html");
     let (_, acc) = post_json(&server, None, &json!({"url": missing}));
     let r = wait_final(&server, acc["referral_id"].as_str().unwrap(), WAIT);
-    assert_eq!((r["status"].as_str(), r["reason"]["kind"].as_str()), (Some("failed"), Some("http_status")), "{r}");
+    assert_eq!(
+        (r["status"].as_str(), r["reason"]["kind"].as_str()),
+        (Some("failed"), Some("http_status")),
+        "{r}"
+    );
     let m = metrics(&server);
-    assert!(metric_value(&m, "triage_fetches_total{outcome=\"refused\",reason=\"blocked_address\"}").unwrap_or(0.0) >= 3.0, "{m}");
-    assert_eq!(metric_value(&m, "triage_fetches_total{outcome=\"failed\",reason=\"http_4xx\"}"), Some(1.0), "{m}");
+    assert!(
+        metric_value(
+            &m,
+            "triage_fetches_total{outcome=\"refused\",reason=\"blocked_address\"}"
+        )
+        .unwrap_or(0.0)
+            >= 3.0,
+        "{m}"
+    );
+    assert_eq!(
+        metric_value(
+            &m,
+            "triage_fetches_total{outcome=\"failed\",reason=\"http_4xx\"}"
+        ),
+        Some(1.0),
+        "{m}"
+    );
     // Still serving.
     let (s, _) = get_json(&server, "/healthz");
     assert_eq!(s, 200);
@@ -260,7 +439,11 @@ fn health_readiness_and_graceful_stop() {
     assert!(r["lists"].as_u64().unwrap() >= 1);
     assert!(!r["rules_version"].as_str().unwrap().is_empty());
     let status = server.terminate();
-    assert!(status.success(), "SIGTERM should stop the service cleanly: {status:?}\n{}", server.log_text());
+    assert!(
+        status.success(),
+        "SIGTERM should stop the service cleanly: {status:?}\n{}",
+        server.log_text()
+    );
 }
 
 #[test]
@@ -269,7 +452,11 @@ fn invalid_lists_or_config_refuse_to_start_naming_file_and_line() {
     let list = dir.join("lists/kw-bad");
     std::fs::create_dir_all(&list).unwrap();
     std::fs::write(list.join("list.toml"), "id='kw-bad'\nname='Bad'\nkind='keywords'\nowner='x'\ntrust='high'\nversion='1'\ndefault_category='extremism'\n").unwrap();
-    std::fs::write(list.join("entries.jsonl"), "{\"id\":\"a\",\"term\":\"ok\"}\n{\"id\":\"b\",\"term\":\"\"}\n").unwrap();
+    std::fs::write(
+        list.join("entries.jsonl"),
+        "{\"id\":\"a\",\"term\":\"ok\"}\n{\"id\":\"b\",\"term\":\"\"}\n",
+    )
+    .unwrap();
     let out = std::process::Command::new(bin())
         .current_dir(repo())
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
@@ -281,11 +468,43 @@ fn invalid_lists_or_config_refuse_to_start_naming_file_and_line() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("kw-bad/entries.jsonl:2"), "{err}");
-    assert!(!dir.join("data").exists(), "nothing should be created before the inputs are valid");
+    assert!(
+        !dir.join("data").exists(),
+        "nothing should be created before the inputs are valid"
+    );
+
+    // A data pack with an unknown category in one cell.
+    let pack = dir.join("legal");
+    std::fs::create_dir_all(&pack).unwrap();
+    for entry in std::fs::read_dir(repo().join("fixtures/legal")).unwrap() {
+        let p = entry.unwrap().path();
+        std::fs::copy(&p, pack.join(p.file_name().unwrap())).unwrap();
+    }
+    let jur = pack.join("jurisdictions.toml");
+    let text = std::fs::read_to_string(&jur).unwrap();
+    let bad_line = text.lines().position(|l| l.trim_start().starts_with("public_provocation")).expect("a provocation cell") + 1;
+    let broken: Vec<String> = text.lines().enumerate().map(|(i, l)| if i + 1 == bad_line { l.replacen("public_provocation", "public_provokation", 1) } else { l.to_string() }).collect();
+    std::fs::write(&jur, broken.join("\n")).unwrap();
+    let out = std::process::Command::new(bin())
+        .current_dir(repo())
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.join("data"))
+        .arg("--data")
+        .arg(&pack)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&format!("jurisdictions.toml:{bad_line}")), "{err}");
 
     let cfg = dir.join("bad.toml");
     std::fs::write(&cfg, "workers = 2\n\n[fetch]\nmax_redirects = \"many\"\n").unwrap();
-    let out = std::process::Command::new(bin()).current_dir(repo()).args(["serve", "--config"]).arg(&cfg).output().unwrap();
+    let out = std::process::Command::new(bin())
+        .current_dir(repo())
+        .args(["serve", "--config"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("bad.toml:4"), "{err}");
@@ -301,13 +520,26 @@ fn a_page_on_a_known_platform_is_routed_by_its_establishment() {
     let data = tempdir("platform");
     let config = data.join("triage.toml");
     std::fs::write(&config, "[fetch]\nallowed_ports = [80, 443]\n[fetch.resolve]\n\"video.example.test\" = [\"127.0.0.1\"]\n").unwrap();
-    let server = start_server(&data.join("db"), &[&origin.addr], &["--config", config.to_str().unwrap()]);
-    let (s, acc) = post_json(&server, None, &json!({"url": format!("http://video.example.test:{port}/ru-news.html")}));
+    let server = start_server(
+        &data.join("db"),
+        &[&origin.addr],
+        &["--config", config.to_str().unwrap()],
+    );
+    let (s, acc) = post_json(
+        &server,
+        None,
+        &json!({"url": format!("http://video.example.test:{port}/ru-news.html")}),
+    );
     assert_eq!(s, 202, "{acc}");
     let r = wait_final(&server, acc["referral_id"].as_str().unwrap(), WAIT);
     assert_eq!(r["status"], "routed", "{r}");
     let d = &r["decision"];
-    let order = d["targets"].as_array().unwrap().iter().find(|t| t["path"] == "removal_order").unwrap_or_else(|| panic!("no removal order: {d:#}"));
+    let order = d["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["path"] == "removal_order")
+        .unwrap_or_else(|| panic!("no removal order: {d:#}"));
     assert_eq!(order["jurisdiction"], "FR");
     assert_eq!(order["addressee"], "examplevideo");
     assert_eq!(order["copy_to"], "IE");

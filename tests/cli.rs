@@ -9,11 +9,23 @@ use std::process::{Command, Output, Stdio};
 
 fn triage(args: &[&str], stdin: Option<&str>) -> Output {
     let mut cmd = Command::new(bin());
-    cmd.current_dir(repo()).args(args).stdout(Stdio::piped()).stderr(Stdio::piped());
-    cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() });
+    cmd.current_dir(repo())
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    cmd.stdin(if stdin.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    });
     let mut child = cmd.spawn().unwrap();
     if let Some(input) = stdin {
-        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
     }
     child.wait_with_output().unwrap()
 }
@@ -32,22 +44,39 @@ fn classify_jsonl_streams_one_line_per_input_line_in_order() {
     );
     let out = triage(&["classify", "--jsonl"], Some(input));
     assert_eq!(out.status.code(), Some(1), "two bad lines make exit 1");
-    let lines: Vec<Value> = stdout(&out).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let lines: Vec<Value> = stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(lines.len(), 4);
     assert_eq!(lines[0]["id"], 1);
     assert_eq!(lines[0]["language"]["code"], "rus");
-    assert!(!lines[0]["matches"].as_array().unwrap().is_empty(), "{}", lines[0]);
+    assert!(
+        !lines[0]["matches"].as_array().unwrap().is_empty(),
+        "{}",
+        lines[0]
+    );
     assert_eq!(lines[1]["error"]["kind"], "invalid_input");
-    assert!(lines[1]["error"]["message"].as_str().unwrap().starts_with("line 2"));
+    assert!(lines[1]["error"]["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("line 2"));
     assert_eq!(lines[2]["id"], "three");
     assert_eq!(lines[2]["language"]["code"], "eng");
-    assert!(lines[3]["error"]["message"].as_str().unwrap().contains("text"));
+    assert!(lines[3]["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("text"));
 }
 
 #[test]
 fn classify_a_fixture_page() {
     let out = triage(&["classify", "fixtures/pages/zh-news.html"], None);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(v["language"]["code"], "cmn");
     assert!(!v["matches"].as_array().unwrap().is_empty(), "{v}");
@@ -61,7 +90,11 @@ fn route_the_worked_example() {
         "platform": {"id": "p", "main_establishment": "DE", "offers_services_in_eu": true,
                      "policy_covers": ["recruitment_solicitation"]}}}"#;
     let out = triage(&["route"], Some(case));
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let d: Value = serde_json::from_str(&stdout(&out)).unwrap();
     let t = &d["targets"][0];
     assert_eq!(t["path"], "removal_order", "{d}");
@@ -70,7 +103,13 @@ fn route_the_worked_example() {
     assert_eq!(t["deadline"], "PT1H");
     assert_eq!(d["dual_criminality"][0]["result"], "not_required");
 
-    let out = triage(&["route", "--jsonl"], Some(&format!("{}\n{{\"case_id\": 5}}\n", case.replace('\n', " "))));
+    let out = triage(
+        &["route", "--jsonl"],
+        Some(&format!(
+            "{}\n{{\"case_id\": 5}}\n",
+            case.replace('\n', " ")
+        )),
+    );
     assert_eq!(out.status.code(), Some(1));
     let text = stdout(&out);
     let lines: Vec<&str> = text.lines().collect();
@@ -83,12 +122,19 @@ fn fetch_prints_the_capture_and_refusals_exit_3() {
     let origin = start_origin();
     let url = origin.url("/ru-cp1251.html");
     let out = triage(&["fetch", "--allow-private", &origin.addr, &url], None);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(v["status"], 200);
     assert_eq!(v["sha256"].as_str().unwrap().len(), 64);
     assert_eq!(v["md5"].as_str().unwrap().len(), 32);
-    assert_eq!(v["charset"].as_str().unwrap().to_ascii_lowercase(), "windows-1251");
+    assert_eq!(
+        v["charset"].as_str().unwrap().to_ascii_lowercase(),
+        "windows-1251"
+    );
     assert_eq!(v["language"], "rus");
     assert!(!v["hops"].as_array().unwrap().is_empty());
 
@@ -96,7 +142,13 @@ fn fetch_prints_the_capture_and_refusals_exit_3() {
     let out = triage(&["--json", "fetch", &url], None);
     assert_eq!(out.status.code(), Some(3));
     let e: Value = serde_json::from_str(&stdout(&out)).unwrap();
-    assert!(matches!(e["error"]["kind"].as_str(), Some("blocked_address") | Some("port")), "{e}");
+    assert!(
+        matches!(
+            e["error"]["kind"].as_str(),
+            Some("blocked_address") | Some("port")
+        ),
+        "{e}"
+    );
     let out = triage(&["--json", "fetch", "ftp://example.test/x"], None);
     assert_eq!(out.status.code(), Some(3));
     let e: Value = serde_json::from_str(&stdout(&out)).unwrap();
@@ -109,32 +161,60 @@ fn fetch_prints_the_capture_and_refusals_exit_3() {
 #[test]
 fn lists_and_data_checks() {
     let out = triage(&["lists", "check", "fixtures/lists"], None);
-    assert!(out.status.success(), "{}{}", stdout(&out), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}{}",
+        stdout(&out),
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(stdout(&out).contains("no problems"));
     let out = triage(&["data", "check", "fixtures/legal"], None);
-    assert!(out.status.success(), "{}{}", stdout(&out), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}{}",
+        stdout(&out),
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     let dir = tempdir("cli-lists");
     let list = dir.join("rx");
     std::fs::create_dir_all(&list).unwrap();
     std::fs::write(list.join("list.toml"), "id='rx'\nname='R'\nkind='regex'\nowner='x'\ntrust='low'\nversion='1'\ndefault_category='extremism'\n").unwrap();
-    std::fs::write(list.join("entries.jsonl"), "{\"id\":\"a\",\"pattern\":\"ok\"}\n{\"id\":\"b\",\"pattern\":\"(unclosed\"}\n").unwrap();
+    std::fs::write(
+        list.join("entries.jsonl"),
+        "{\"id\":\"a\",\"pattern\":\"ok\"}\n{\"id\":\"b\",\"pattern\":\"(unclosed\"}\n",
+    )
+    .unwrap();
     let out = triage(&["lists", "check", dir.to_str().unwrap()], None);
     assert_eq!(out.status.code(), Some(1));
-    assert!(stdout(&out).contains("rx/entries.jsonl:2"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("rx/entries.jsonl:2"),
+        "{}",
+        stdout(&out)
+    );
 }
 
 #[test]
 fn check_config_validates_without_network() {
     let out = triage(&["check-config"], None);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let dir = tempdir("cli-config");
     let f = dir.join("c.toml");
     std::fs::write(&f, "[[agencies]]\nid = \"x\"\njurisdiction = \"Narnia\"\n").unwrap();
-    let out = triage(&["--json", "check-config", "--config", f.to_str().unwrap()], None);
+    let out = triage(
+        &["--json", "check-config", "--config", f.to_str().unwrap()],
+        None,
+    );
     assert_eq!(out.status.code(), Some(2));
     let e: Value = serde_json::from_str(&stdout(&out)).unwrap();
-    assert!(e["error"]["message"].as_str().unwrap().contains("Narnia"), "{e}");
+    assert!(
+        e["error"]["message"].as_str().unwrap().contains("Narnia"),
+        "{e}"
+    );
     let out = triage(&["no-such-command"], None);
     assert_eq!(out.status.code(), Some(2));
 }
@@ -144,15 +224,29 @@ fn submit_posts_urls_and_prints_referral_ids() {
     let origin = start_origin();
     let data = tempdir("cli-submit");
     let server = start_server(&data, &[&origin.addr], &[]);
-    let urls = format!("# demo\n{}\n\n{}\n", origin.url("/en-news.html"), origin.url("/en-weather.html"));
+    let urls = format!(
+        "# demo\n{}\n\n{}\n",
+        origin.url("/en-news.html"),
+        origin.url("/en-weather.html")
+    );
     let out = triage(&["submit", "--server", &server.url("")], Some(&urls));
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let ids: Vec<String> = stdout(&out).lines().map(str::to_string).collect();
     assert_eq!(ids.len(), 2);
     for id in &ids {
         assert!(id.starts_with("r-"));
-        assert_eq!(wait_final(&server, id, std::time::Duration::from_secs(60))["status"], "routed");
+        assert_eq!(
+            wait_final(&server, id, std::time::Duration::from_secs(60))["status"],
+            "routed"
+        );
     }
-    let out = triage(&["submit", "--server", &server.url("")], Some("ftp://example.test/\n"));
+    let out = triage(
+        &["submit", "--server", &server.url("")],
+        Some("ftp://example.test/\n"),
+    );
     assert_eq!(out.status.code(), Some(1));
 }

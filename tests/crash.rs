@@ -37,7 +37,9 @@ fn sigkill_with_referrals_queued_loses_nothing_and_duplicates_nothing() {
     let origin = slow_origin(Duration::from_millis(400));
     let data = tempdir("crash");
     let mut server = start_server(&data, &[&origin], &["--workers", "2"]);
-    let urls: Vec<String> = (0..24).map(|i| format!("http://{origin}/page-{i}")).collect();
+    let urls: Vec<String> = (0..24)
+        .map(|i| format!("http://{origin}/page-{i}"))
+        .collect();
     // Two referrals of the same content among them (another spelling of page-0 and page-1).
     let mut batch: Vec<Value> = urls.iter().map(|u| json!({ "url": u })).collect();
     batch.push(json!({"url": format!("http://{origin}/page-0#again")}));
@@ -55,7 +57,10 @@ fn sigkill_with_referrals_queued_loses_nothing_and_duplicates_nothing() {
         if routed >= 2 {
             break;
         }
-        assert!(Instant::now() < deadline, "nothing was routed before the kill");
+        assert!(
+            Instant::now() < deadline,
+            "nothing was routed before the kill"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     server.kill();
@@ -74,13 +79,26 @@ fn sigkill_with_referrals_queued_loses_nothing_and_duplicates_nothing() {
     let (_, list) = get_json(&server, "/v1/cases?limit=500");
     let cases = list["cases"].as_array().unwrap();
     assert_eq!(cases.len(), 24, "one case per URL");
-    let ids: BTreeSet<&str> = cases.iter().map(|c| c["case_id"].as_str().unwrap()).collect();
+    let ids: BTreeSet<&str> = cases
+        .iter()
+        .map(|c| c["case_id"].as_str().unwrap())
+        .collect();
     assert_eq!(ids.len(), 24);
     for c in cases {
         assert_eq!(c["status"], "routed");
-        let want = if c["canonical_url"].as_str().unwrap().ends_with("/page-0") || c["canonical_url"].as_str().unwrap().ends_with("/page-1") { 2 } else { 1 };
+        let want = if c["canonical_url"].as_str().unwrap().ends_with("/page-0")
+            || c["canonical_url"].as_str().unwrap().ends_with("/page-1")
+        {
+            2
+        } else {
+            1
+        };
         assert_eq!(c["referrals"], want, "{c}");
     }
     // The restarted process picked up what the killed one left.
-    assert!(server.log_text().contains("resumed"), "{}", server.log_text());
+    assert!(
+        server.log_text().contains("resumed"),
+        "{}",
+        server.log_text()
+    );
 }

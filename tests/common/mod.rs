@@ -18,13 +18,20 @@ pub fn repo() -> PathBuf {
 
 /// A fresh, empty directory for one test.
 pub fn tempdir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("triage-e2e-{name}-{}-{}", std::process::id(), nanos()));
+    let d = std::env::temp_dir().join(format!(
+        "triage-e2e-{name}-{}-{}",
+        std::process::id(),
+        nanos()
+    ));
     std::fs::create_dir_all(&d).unwrap();
     d
 }
 
 fn nanos() -> u128 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos()
 }
 
 /// A child process killed (SIGKILL) when dropped.
@@ -45,18 +52,27 @@ impl Proc {
     }
     /// SIGTERM, then wait for the exit status.
     pub fn terminate(&mut self) -> std::process::ExitStatus {
-        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             if let Some(s) = self.child.try_wait().unwrap() {
                 return s;
             }
-            assert!(Instant::now() < deadline, "process did not stop after SIGTERM");
+            assert!(
+                Instant::now() < deadline,
+                "process did not stop after SIGTERM"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
     pub fn log_text(&self) -> String {
-        self.log.as_ref().and_then(|p| std::fs::read_to_string(p).ok()).unwrap_or_default()
+        self.log
+            .as_ref()
+            .and_then(|p| std::fs::read_to_string(p).ok())
+            .unwrap_or_default()
     }
 }
 
@@ -69,7 +85,9 @@ impl Drop for Proc {
 /// Starts `cmd`, reads stdout until a line starting with `marker`, returns the address after
 /// `http://` on that line.
 fn start(mut cmd: Command, marker: &str, log: Option<PathBuf>) -> Proc {
-    cmd.current_dir(repo()).stdout(Stdio::piped()).stdin(Stdio::null());
+    cmd.current_dir(repo())
+        .stdout(Stdio::piped())
+        .stdin(Stdio::null());
     match &log {
         Some(p) => {
             cmd.stderr(Stdio::from(std::fs::File::create(p).unwrap()));
@@ -99,7 +117,10 @@ fn start(mut cmd: Command, marker: &str, log: Option<PathBuf>) -> Proc {
         Ok(a) => a,
         Err(_) => {
             let _ = child.kill();
-            let log_text = log.as_ref().and_then(|p| std::fs::read_to_string(p).ok()).unwrap_or_default();
+            let log_text = log
+                .as_ref()
+                .and_then(|p| std::fs::read_to_string(p).ok())
+                .unwrap_or_default();
             panic!("process did not announce its address; log:\n{log_text}");
         }
     };
@@ -117,7 +138,8 @@ pub fn start_origin() -> Proc {
 /// the address policy; `extra` args are appended.
 pub fn start_server(data_dir: &Path, origins: &[&str], extra: &[&str]) -> Proc {
     let mut cmd = Command::new(bin());
-    cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"]).arg(data_dir);
+    cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data_dir);
     for o in origins {
         cmd.args(["--allow-private", o]);
     }
@@ -128,7 +150,11 @@ pub fn start_server(data_dir: &Path, origins: &[&str], extra: &[&str]) -> Proc {
 }
 
 pub fn client() -> reqwest::blocking::Client {
-    reqwest::blocking::Client::builder().no_proxy().timeout(Duration::from_secs(30)).build().unwrap()
+    reqwest::blocking::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap()
 }
 
 pub fn post_json(server: &Proc, token: Option<&str>, body: &Value) -> (u16, Value) {
@@ -156,18 +182,31 @@ pub fn wait_final(server: &Proc, referral_id: &str, timeout: Duration) -> Value 
         if v["status"] == "routed" || v["status"] == "failed" {
             return v;
         }
-        assert!(Instant::now() < deadline, "referral {referral_id} still {} after {timeout:?}; log:\n{}", v["status"], server.log_text());
+        assert!(
+            Instant::now() < deadline,
+            "referral {referral_id} still {} after {timeout:?}; log:\n{}",
+            v["status"],
+            server.log_text()
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
 
 pub fn metrics(server: &Proc) -> String {
-    client().get(server.url("/metrics")).send().unwrap().text().unwrap()
+    client()
+        .get(server.url("/metrics"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap()
 }
 
 /// The value of one sample line (`name{labels} value`) in a Prometheus text page.
 pub fn metric_value(page: &str, name_and_labels: &str) -> Option<f64> {
-    page.lines().find(|l| l.starts_with(name_and_labels) && l[name_and_labels.len()..].starts_with(' ')).and_then(|l| l.rsplit(' ').next()).and_then(|v| v.parse().ok())
+    page.lines()
+        .find(|l| l.starts_with(name_and_labels) && l[name_and_labels.len()..].starts_with(' '))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
 }
 
 /// The fixture manifest (`fixtures/pages/MANIFEST.json`).
@@ -176,7 +215,11 @@ pub fn manifest() -> Vec<Value> {
     let v: Value = serde_json::from_str(&text).unwrap();
     match v {
         Value::Array(a) => a,
-        Value::Object(ref o) => o.get("pages").and_then(|p| p.as_array()).cloned().unwrap_or_default(),
+        Value::Object(ref o) => o
+            .get("pages")
+            .and_then(|p| p.as_array())
+            .cloned()
+            .unwrap_or_default(),
         _ => vec![],
     }
 }
