@@ -18,10 +18,15 @@
 //!    hamza or madda أ إ آ ٱ → ا; teh marbuta ة → ه (writers use the two interchangeably at the
 //!    end of a word, so folding gains recall and the keyword is folded the same way);
 //!    Arabic-Indic and Extended Arabic-Indic digits → 0-9.
-//! 6. **Whitespace** runs become one space.
+//! 6. **Traditional → simplified Chinese**, one Han character at a time (東 → 东, 蘭 → 兰),
+//!    from OpenCC's character table (crate `ferrous-opencc`; per character, not per phrase,
+//!    so every output byte still maps to the one traditional character it came from).
+//! 7. **Whitespace** runs become one space.
 //!
-//! Not done yet: traditional → simplified Chinese, Greek look-alikes, a loose fold for
-//! Kazakh/Kyrgyz/Tajik letters typed on a Russian keyboard.
+//! Not done yet: Greek look-alikes, a loose fold for Kazakh/Kyrgyz/Tajik letters typed on a
+//! Russian keyboard.
+
+mod t2s;
 
 use std::ops::Range;
 use unicode_normalization::char::canonical_combining_class;
@@ -70,6 +75,14 @@ pub fn normalize(text: &str) -> Normalized {
             continue;
         }
         in_space = false;
+        if let Some(simple) = t2s::simplified(c) {
+            // Han has no case and no other fold; each simplified char maps to the source.
+            out.text.push_str(simple);
+            for _ in 0..simple.len() {
+                out.map.push(src.clone());
+            }
+            continue;
+        }
         let c = fold_letter(lower(c));
         out.text.push(c);
         for _ in 0..c.len_utf8() {
@@ -419,6 +432,60 @@ mod tests {
         assert_eq!(look_alike_variant("сос").as_deref(), Some("coc"));
         assert_eq!(look_alike_variant("islamic state"), None);
         assert_eq!(look_alike_variant("داعش"), None);
+    }
+
+    #[test]
+    fn traditional_chinese_meets_simplified_and_maps_back() {
+        let s = "據報道，東突厥斯坦伊斯蘭運動在網上發布了視頻。";
+        assert_eq!(
+            find_back(s, "东突厥斯坦伊斯兰运动"),
+            Some("東突厥斯坦伊斯蘭運動")
+        );
+        // A traditional keyword meets simplified text too: both sides fold.
+        let simple = "据报道，东突厥斯坦伊斯兰运动在网上发布了视频。";
+        assert_eq!(
+            find_back(simple, "東突厥斯坦伊斯蘭運動"),
+            Some("东突厥斯坦伊斯兰运动")
+        );
+        // Every normalised byte of a folded char maps to that one traditional char.
+        let n = normalize("蘭");
+        assert_eq!(n.text, "兰");
+        assert_eq!(n.map, vec![0..3; 3]);
+    }
+
+    #[test]
+    fn simplified_text_is_unchanged() {
+        // (No full-width comma: NFKC turns that into ",", which is not what is tested here.)
+        let s = "外交部发言人今天在记者会上表示双方将在下周继续就贸易问题举行会谈。苎 于";
+        let n = normalize(s);
+        assert_eq!(n.text, s);
+        let identity: Vec<Range<usize>> = s
+            .char_indices()
+            .flat_map(|(i, c)| std::iter::repeat_n(i..i + c.len_utf8(), c.len_utf8()))
+            .collect();
+        assert_eq!(n.map, identity);
+        // Known: per character, 乾 is always 干, even in simplified 乾隆 (OpenCC's phrase table
+        // keeps it there). Keywords fold the same way, so they still meet.
+        assert_eq!(find_back("清乾隆年间", "乾隆"), Some("乾隆"));
+    }
+
+    #[test]
+    fn mixed_text_keeps_its_map_on_char_boundaries() {
+        let s = "ＩＳＩＳ與東突\u{200B}厥 Poccия 國際 𠀀 ok";
+        let n = normalize(s);
+        assert_eq!(n.text, "isis与东突厥 россия 国际 𠀀 ok");
+        assert_eq!(n.text.len(), n.map.len());
+        for (i, r) in n.map.iter().enumerate() {
+            assert!(s.is_char_boundary(r.start) && s.is_char_boundary(r.end) && r.start < r.end);
+            // All bytes of one normalised char share one source range.
+            if !n.text.is_char_boundary(i) {
+                assert_eq!(*r, n.map[i - 1]);
+            }
+        }
+        assert_eq!(find_back(s, "国际"), Some("國際"));
+        assert_eq!(find_back(s, "东突厥"), Some("東突\u{200B}厥"));
+        // Folding is idempotent: normalised text normalises to itself.
+        assert_eq!(normalize(&n.text).text, n.text);
     }
 
     #[test]
