@@ -23,9 +23,11 @@ pub mod routing;
 pub mod url;
 
 pub use category::Category;
-pub use classification::{CategoryScore, Classification, LanguageGuess, LanguageShare, Match, MatchKind};
+pub use classification::{
+    CategoryScore, Classification, LanguageGuess, LanguageShare, Match, MatchKind,
+};
 pub use jurisdiction::normalize_jurisdiction;
 pub use routing::{
     DcResult, Decision, DomesticKind, Dropped, DualCriminality, Flags, Host, Hoster, Path,
-    PlatformInfo, ReviewItem, RouteCase, Referring, Target,
+    PlatformInfo, Referring, ReviewItem, RouteCase, Target,
 };

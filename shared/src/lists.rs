@@ -248,7 +248,11 @@ impl ListSet {
         let read = match std::fs::read_dir(dir) {
             Ok(r) => r,
             Err(e) => {
-                problems.push(Problem { file: dir.to_path_buf(), line: None, message: format!("cannot read lists directory: {e}") });
+                problems.push(Problem {
+                    file: dir.to_path_buf(),
+                    line: None,
+                    message: format!("cannot read lists directory: {e}"),
+                });
                 return (ListSet { lists }, problems);
             }
         };
@@ -289,7 +293,11 @@ fn load_list(dir: &Path, problems: &mut Vec<Problem>) -> Option<List> {
     let text = match std::fs::read_to_string(&meta_path) {
         Ok(t) => t,
         Err(e) => {
-            problems.push(Problem { file: meta_path, line: None, message: format!("cannot read: {e}") });
+            problems.push(Problem {
+                file: meta_path,
+                line: None,
+                message: format!("cannot read: {e}"),
+            });
             return None;
         }
     };
@@ -297,7 +305,11 @@ fn load_list(dir: &Path, problems: &mut Vec<Problem>) -> Option<List> {
         Ok(m) => m,
         Err(e) => {
             let line = e.span().map(|s| line_of(&text, s.start));
-            problems.push(Problem { file: meta_path, line, message: e.message().to_string() });
+            problems.push(Problem {
+                file: meta_path,
+                line,
+                message: e.message().to_string(),
+            });
             return None;
         }
     };
@@ -306,37 +318,63 @@ fn load_list(dir: &Path, problems: &mut Vec<Problem>) -> Option<List> {
         problems.push(Problem {
             file: meta_path.clone(),
             line: None,
-            message: format!("list id {:?} differs from its directory name {:?}", meta.id, dir_name),
+            message: format!(
+                "list id {:?} differs from its directory name {:?}",
+                meta.id, dir_name
+            ),
         });
     }
     if meta.id.trim().is_empty() || meta.owner.trim().is_empty() || meta.version.trim().is_empty() {
-        problems.push(Problem { file: meta_path.clone(), line: None, message: "id, owner and version must not be empty".into() });
+        problems.push(Problem {
+            file: meta_path.clone(),
+            line: None,
+            message: "id, owner and version must not be empty".into(),
+        });
     }
     if meta.pdq_max_distance.is_some() && meta.kind != ListKind::Hashes {
-        problems.push(Problem { file: meta_path.clone(), line: None, message: "pdq_max_distance applies to hash lists only".into() });
+        problems.push(Problem {
+            file: meta_path.clone(),
+            line: None,
+            message: "pdq_max_distance applies to hash lists only".into(),
+        });
     }
     if let Some(d) = meta.pdq_max_distance {
         if d > 256 {
-            problems.push(Problem { file: meta_path.clone(), line: None, message: format!("pdq_max_distance {d} is over 256 bits") });
+            problems.push(Problem {
+                file: meta_path.clone(),
+                line: None,
+                message: format!("pdq_max_distance {d} is over 256 bits"),
+            });
         }
     }
     let body = match std::fs::read_to_string(&entries_path) {
         Ok(t) => t,
         Err(e) => {
-            problems.push(Problem { file: entries_path, line: None, message: format!("cannot read: {e}") });
+            problems.push(Problem {
+                file: entries_path,
+                line: None,
+                message: format!("cannot read: {e}"),
+            });
             return None;
         }
     };
-    let mut ctx = EntryCtx { meta: &meta, path: &entries_path, problems, ids: HashSet::new() };
+    let mut ctx = EntryCtx {
+        meta: &meta,
+        path: &entries_path,
+        problems,
+        ids: HashSet::new(),
+    };
     let entries = match meta.kind {
-        ListKind::Keywords => Entries::Keywords(ctx.parse_lines(&body, |e: &mut KeywordEntry, line| {
-            e.line = line;
-            if e.term.trim().is_empty() {
-                return Err("term is empty".into());
-            }
-            check_weight(e.weight)?;
-            Ok((e.id.clone(), e.category))
-        })),
+        ListKind::Keywords => {
+            Entries::Keywords(ctx.parse_lines(&body, |e: &mut KeywordEntry, line| {
+                e.line = line;
+                if e.term.trim().is_empty() {
+                    return Err("term is empty".into());
+                }
+                check_weight(e.weight)?;
+                Ok((e.id.clone(), e.category))
+            }))
+        }
         ListKind::Regex => Entries::Regex(ctx.parse_lines(&body, |e: &mut RegexEntry, line| {
             e.line = line;
             if e.pattern.is_empty() {
@@ -350,7 +388,9 @@ fn load_list(dir: &Path, problems: &mut Vec<Problem>) -> Option<List> {
             e.hash = e.hash.trim().to_ascii_lowercase();
             let want = e.algorithm.hex_len();
             if e.hash.len() != want || !e.hash.bytes().all(|b| b.is_ascii_hexdigit()) {
-                return Err(format!("hash must be {want} hex digits for {:?}", e.algorithm).to_lowercase());
+                return Err(
+                    format!("hash must be {want} hex digits for {:?}", e.algorithm).to_lowercase(),
+                );
             }
             if e.quality.is_some_and(|q| q > 100) {
                 return Err("quality is over 100".into());
@@ -364,17 +404,27 @@ fn load_list(dir: &Path, problems: &mut Vec<Problem>) -> Option<List> {
             Ok((e.id.clone(), e.category))
         })),
     };
-    Some(List { meta, entries, entries_path: dir.join("entries.jsonl") })
+    Some(List {
+        meta,
+        entries,
+        entries_path: dir.join("entries.jsonl"),
+    })
 }
 
 /// 1-based line number of a byte offset.
 pub fn line_of(text: &str, offset: usize) -> usize {
-    text.as_bytes()[..offset.min(text.len())].iter().filter(|&&b| b == b'\n').count() + 1
+    text.as_bytes()[..offset.min(text.len())]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
 }
 
 fn check_weight(w: Option<f64>) -> Result<(), String> {
     match w {
-        Some(w) if !(w.is_finite() && w > 0.0 && w <= 10.0) => Err(format!("weight {w} is outside (0, 10]")),
+        Some(w) if !(w.is_finite() && w > 0.0 && w <= 10.0) => {
+            Err(format!("weight {w} is outside (0, 10]"))
+        }
         _ => Ok(()),
     }
 }
@@ -406,7 +456,10 @@ impl EntryCtx<'_> {
             let mut entry: T = match serde_json::from_str(raw) {
                 Ok(e) => e,
                 Err(e) => {
-                    self.problem(line, format!("not a valid {:?} entry: {e}", self.meta.kind).to_lowercase());
+                    self.problem(
+                        line,
+                        format!("not a valid {:?} entry: {e}", self.meta.kind).to_lowercase(),
+                    );
                     continue;
                 }
             };
@@ -420,8 +473,16 @@ impl EntryCtx<'_> {
                         self.problem(line, format!("entry id {id:?} appears twice"));
                         continue;
                     }
-                    if !self.meta.negative && category.is_none() && self.meta.default_category.is_none() {
-                        self.problem(line, format!("entry {id:?} has no category and the list has no default_category"));
+                    if !self.meta.negative
+                        && category.is_none()
+                        && self.meta.default_category.is_none()
+                    {
+                        self.problem(
+                            line,
+                            format!(
+                                "entry {id:?} has no category and the list has no default_category"
+                            ),
+                        );
                         continue;
                     }
                     out.push(entry);
@@ -433,7 +494,11 @@ impl EntryCtx<'_> {
     }
 
     fn problem(&mut self, line: usize, message: String) {
-        self.problems.push(Problem { file: self.path.to_path_buf(), line: Some(line), message });
+        self.problems.push(Problem {
+            file: self.path.to_path_buf(),
+            line: Some(line),
+            message,
+        });
     }
 }
 
@@ -466,9 +531,13 @@ mod tests {
         let set = ListSet::load_dir(&d).unwrap();
         assert_eq!(set.lists.len(), 2);
         assert_eq!(set.entry_count(), 3);
-        let Entries::Hashes(h) = &set.get("h").unwrap().entries else { panic!() };
+        let Entries::Hashes(h) = &set.get("h").unwrap().entries else {
+            panic!()
+        };
         assert_eq!(h[0].hash, "ab".repeat(16));
-        let Entries::Keywords(k) = &set.get("kw").unwrap().entries else { panic!() };
+        let Entries::Keywords(k) = &set.get("kw").unwrap().entries else {
+            panic!()
+        };
         assert_eq!(k[1].line, 3);
         assert_eq!(k[1].match_mode, MatchMode::Prefix);
     }
@@ -481,11 +550,34 @@ mod tests {
         write_list(&d, "h", "id='h'\nname='H'\nkind='hashes'\nowner='o'\ntrust='high'\nversion='1'\ndefault_category='public_provocation'\nbogus=1\n", "");
         let err = ListSet::load_dir(&d).unwrap_err();
         let lines: Vec<String> = err.0.iter().map(|p| p.to_string()).collect();
-        assert!(lines.iter().any(|l| l.contains("h/list.toml:8") && l.contains("bogus")), "{lines:?}");
-        assert!(lines.iter().any(|l| l.contains("kw/entries.jsonl:2:") && l.contains("twice")), "{lines:?}");
-        assert!(lines.iter().any(|l| l.contains("kw/entries.jsonl:3:") && l.contains("no category")), "{lines:?}");
-        assert!(lines.iter().any(|l| l.contains("kw/entries.jsonl:4:")), "{lines:?}");
-        assert!(lines.iter().any(|l| l.contains("kw/entries.jsonl:5:") && l.contains("terrorism")), "{lines:?}");
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.contains("h/list.toml:8") && l.contains("bogus")),
+            "{lines:?}"
+        );
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.contains("kw/entries.jsonl:2:") && l.contains("twice")),
+            "{lines:?}"
+        );
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.contains("kw/entries.jsonl:3:") && l.contains("no category")),
+            "{lines:?}"
+        );
+        assert!(
+            lines.iter().any(|l| l.contains("kw/entries.jsonl:4:")),
+            "{lines:?}"
+        );
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.contains("kw/entries.jsonl:5:") && l.contains("terrorism")),
+            "{lines:?}"
+        );
         assert_eq!(err.0.len(), 5, "{lines:?}");
     }
 
@@ -498,7 +590,9 @@ mod tests {
             "{\"id\":\"a\",\"url\":\"gopher://x/\"}\n{\"id\":\"b\",\"url\":\"HTTP://WWW.Example.com/p#x\"}\n");
         let (set, problems) = ListSet::check_dir(&d);
         assert_eq!(problems.len(), 3, "{problems:?}");
-        let Entries::Urls(u) = &set.get("u").unwrap().entries else { panic!() };
+        let Entries::Urls(u) = &set.get("u").unwrap().entries else {
+            panic!()
+        };
         assert_eq!(u[0].url, "http://example.com/p");
     }
 }

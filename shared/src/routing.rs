@@ -209,7 +209,10 @@ mod tests {
         }"#;
         let case: RouteCase = serde_json::from_str(json).unwrap();
         assert_eq!(case.categories, vec![Category::PublicProvocation]);
-        assert_eq!(case.host.platform.unwrap().main_establishment.as_deref(), Some("IE"));
+        assert_eq!(
+            case.host.platform.unwrap().main_establishment.as_deref(),
+            Some("IE")
+        );
         assert!(serde_json::from_str::<RouteCase>(r#"{"case_id":"x","referring":{"jurisdiction":"FR","agency":"a"},"categories":[],"host":{},"bogus":1}"#).is_err());
     }
 }

@@ -70,7 +70,8 @@ pub fn canonical_url(input: &str) -> Result<Url, UrlError> {
     if host.is_empty() {
         return Err(UrlError::NoHost);
     }
-    url.set_host(Some(&host)).map_err(|e| UrlError::Parse(e.to_string()))?;
+    url.set_host(Some(&host))
+        .map_err(|e| UrlError::Parse(e.to_string()))?;
     url.set_fragment(None);
     if url.query().is_some() {
         let kept: Vec<(String, String)> = url
@@ -122,10 +123,19 @@ mod tests {
     #[test]
     fn refusals_name_the_problem() {
         assert_eq!(canonical_url(""), Err(UrlError::Empty));
-        assert_eq!(canonical_url("ftp://example.com/").unwrap_err().kind(), "scheme");
-        assert_eq!(canonical_url("http://u:p@example.com/").unwrap_err().kind(), "userinfo");
+        assert_eq!(
+            canonical_url("ftp://example.com/").unwrap_err().kind(),
+            "scheme"
+        );
+        assert_eq!(
+            canonical_url("http://u:p@example.com/").unwrap_err().kind(),
+            "userinfo"
+        );
         let long = format!("http://example.com/{}", "a".repeat(MAX_URL_LEN));
         assert_eq!(canonical_url(&long).unwrap_err().kind(), "too_long");
-        assert!(matches!(canonical_url("not a url"), Err(UrlError::Parse(_))));
+        assert!(matches!(
+            canonical_url("not a url"),
+            Err(UrlError::Parse(_))
+        ));
     }
 }
