@@ -482,8 +482,22 @@ fn invalid_lists_or_config_refuse_to_start_naming_file_and_line() {
     }
     let jur = pack.join("jurisdictions.toml");
     let text = std::fs::read_to_string(&jur).unwrap();
-    let bad_line = text.lines().position(|l| l.trim_start().starts_with("public_provocation")).expect("a provocation cell") + 1;
-    let broken: Vec<String> = text.lines().enumerate().map(|(i, l)| if i + 1 == bad_line { l.replacen("public_provocation", "public_provokation", 1) } else { l.to_string() }).collect();
+    let bad_line = text
+        .lines()
+        .position(|l| l.trim_start().starts_with("public_provocation"))
+        .expect("a provocation cell")
+        + 1;
+    let broken: Vec<String> = text
+        .lines()
+        .enumerate()
+        .map(|(i, l)| {
+            if i + 1 == bad_line {
+                l.replacen("public_provocation", "public_provokation", 1)
+            } else {
+                l.to_string()
+            }
+        })
+        .collect();
     std::fs::write(&jur, broken.join("\n")).unwrap();
     let out = std::process::Command::new(bin())
         .current_dir(repo())
@@ -495,7 +509,10 @@ fn invalid_lists_or_config_refuse_to_start_naming_file_and_line() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains(&format!("jurisdictions.toml:{bad_line}")), "{err}");
+    assert!(
+        err.contains(&format!("jurisdictions.toml:{bad_line}")),
+        "{err}"
+    );
 
     let cfg = dir.join("bad.toml");
     std::fs::write(&cfg, "workers = 2\n\n[fetch]\nmax_redirects = \"many\"\n").unwrap();
