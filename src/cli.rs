@@ -262,7 +262,9 @@ fn open_input(file: Option<&Path>) -> Result<Box<dyn BufRead>, CliError> {
     }
 }
 
-pub fn load_classifier(dir: &Path) -> Result<(classify::Classifier, usize), CliError> {
+pub fn load_classifier(
+    dir: &Path,
+) -> Result<(classify::Classifier, shared::lists::ListSet), CliError> {
     let lists = shared::lists::ListSet::load_dir(dir).map_err(|p| {
         let all: Vec<String> = p.0.iter().map(|x| x.to_string()).collect();
         CliError::usage(format!(
@@ -271,14 +273,13 @@ pub fn load_classifier(dir: &Path) -> Result<(classify::Classifier, usize), CliE
             all.join("\n")
         ))
     })?;
-    let n = lists.lists.len();
     let c = classify::Classifier::new(&lists).map_err(|e| {
         CliError::usage(format!(
             "lists in {} cannot be compiled: {e}",
             dir.display()
         ))
     })?;
-    Ok((c, n))
+    Ok((c, lists))
 }
 
 pub fn load_rules(dir: &Path) -> Result<route::RulePack, CliError> {

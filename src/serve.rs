@@ -40,8 +40,8 @@ pub fn serve(args: ServeArgs) -> CliResult {
     }
     init_logging(config.log_format);
 
-    let lists = shared::lists::ListSet::load_dir(&config.lists_dir);
-    let (classifier, list_count) = load_classifier(&config.lists_dir)?;
+    let (classifier, lists) = load_classifier(&config.lists_dir)?;
+    let list_count = lists.lists.len();
     let rules = load_rules(&config.legal_dir)?;
     let fetcher = ingest::Fetcher::new(config.fetch.clone())
         .map_err(|e| CliError::usage(format!("fetch policy: {e}")))?;
@@ -52,18 +52,16 @@ pub fn serve(args: ServeArgs) -> CliResult {
         .map_err(|e| CliError::external("store", format!("{e:#}")))?;
 
     let metrics = Arc::new(Metrics::new());
-    if let Ok(set) = &lists {
-        for l in &set.lists {
-            metrics
-                .list_entries
-                .with_label_values(&[
-                    &l.meta.id,
-                    &l.meta.owner,
-                    l.meta.trust.as_str(),
-                    &l.meta.version,
-                ])
-                .set(l.entries.len() as i64);
-        }
+    for l in &lists.lists {
+        metrics
+            .list_entries
+            .with_label_values(&[
+                &l.meta.id,
+                &l.meta.owner,
+                l.meta.trust.as_str(),
+                &l.meta.version,
+            ])
+            .set(l.entries.len() as i64);
     }
     metrics
         .rules_info
