@@ -481,7 +481,7 @@ fn fetch_cmd(allow_private: Vec<String>, config: Option<PathBuf>, url: &str) -> 
         cap.content_type.as_deref(),
         url::Url::parse(&cap.final_url).ok().as_ref(),
     );
-    let lang = whatlang_code(&extracted.text);
+    let lang = classify::langid::language(&extracted.text).map(|l| l.code);
     let mut v = serde_json::to_value(&cap).expect("serialisable");
     v["charset"] = json!(extracted.charset);
     v["title"] = json!(extracted.title);
@@ -503,20 +503,6 @@ fn fetch_error(e: &ingest::FetchError) -> CliError {
         _ => 4,
     };
     CliError::new(code, e.kind(), e.to_string())
-}
-
-/// The language of a fetched page, with the classifier's detector and no lists.
-fn whatlang_code(text: &str) -> Option<String> {
-    let empty = classify::Classifier::new(&shared::lists::ListSet::default()).ok()?;
-    empty
-        .classify(&classify::Document {
-            text,
-            sha256: None,
-            md5: None,
-            url: None,
-        })
-        .language
-        .map(|l| l.code)
 }
 
 fn submit_cmd(server: &str, token: Option<&str>, file: Option<PathBuf>) -> CliResult {

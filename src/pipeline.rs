@@ -72,7 +72,6 @@ impl Pipeline {
             };
             match self.store.call(store::claim_next).await {
                 Ok(Some(claimed)) => {
-                    self.refresh_queue_gauge().await;
                     let me = self.clone();
                     tokio::spawn(async move { me.process(claimed, permit).await });
                 }
@@ -100,12 +99,6 @@ impl Pipeline {
             tracing::warn!(
                 "referrals still in flight after {DRAIN:?}; they will be resumed at the next start"
             );
-        }
-    }
-
-    pub async fn refresh_queue_gauge(&self) {
-        if let Ok(n) = self.store.call(|c| store::count_status(c, "queued")).await {
-            self.metrics.referrals_queued.set(n);
         }
     }
 

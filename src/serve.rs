@@ -91,7 +91,6 @@ pub fn serve(args: ServeArgs) -> CliResult {
         println!("triage listening on http://{addr}");
 
         let pipeline = Arc::new(Pipeline::new(store.clone(), engine.clone(), metrics.clone(), notify.clone(), config.workers));
-        pipeline.refresh_queue_gauge().await;
         let (stop_tx, stop_rx) = watch::channel(false);
         let worker = tokio::spawn(pipeline.run(stop_rx));
         let state = AppState { config: config.clone(), store, metrics, engine, notify };

@@ -222,7 +222,7 @@ async fn submit_inner(st: &AppState, headers: &HeaderMap, body: Body) -> ApiResu
         let canon = canonical_url(&r.url).map_err(|e| {
             ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
-                url_kind(&e),
+                e.kind(),
                 format!("{at}url: {e}"),
             )
         })?;
@@ -275,10 +275,6 @@ async fn submit_inner(st: &AppState, headers: &HeaderMap, body: Body) -> ApiResu
         serde_json::to_value(&accepted[0]).expect("serialisable")
     };
     Ok((StatusCode::ACCEPTED, Json(body)).into_response())
-}
-
-fn url_kind(e: &shared::url::UrlError) -> &'static str {
-    e.kind()
 }
 
 async fn get_referral(
@@ -427,6 +423,11 @@ fn parse_since(s: &str) -> Option<String> {
 }
 
 async fn metrics(State(st): State<AppState>) -> Response {
+    // The queue depth is read when it is scraped, not maintained on the claim path.
+    match st.store.call(|c| store::count_status(c, "queued")).await {
+        Ok(n) => st.metrics.referrals_queued.set(n),
+        Err(e) => tracing::warn!(error = %e, "cannot count queued referrals for /metrics"),
+    }
     (
         [(
             header::CONTENT_TYPE,

@@ -673,6 +673,22 @@ mod tests {
     }
 
     #[test]
+    fn every_claim_counts_an_attempt_across_restarts() {
+        // The pipeline gives a referral up once its attempts pass MAX_ATTEMPTS, so a crash loop
+        // on one input ends; that rests on this count surviving requeues.
+        let s = store();
+        s.call_sync(|c| {
+            insert_referrals(c, &[referral("r1", "http://a.example/1", "x")])?;
+            for attempt in 1..=MAX_ATTEMPTS + 1 {
+                assert_eq!(claim_next(c)?.unwrap().attempts, attempt);
+                requeue_unfinished(c)?;
+            }
+            Ok(())
+        })
+        .unwrap();
+    }
+
+    #[test]
     fn a_batch_is_all_or_nothing() {
         let s = store();
         let err = s.call_sync(|c| {

@@ -149,6 +149,11 @@ fn fixture_pages_in_many_languages_are_fetched_classified_and_routed() {
         "{m}"
     );
     assert!(m.contains("triage_list_entries{list=\"kw-demo\""), "{m}");
+    assert_eq!(
+        metric_value(&m, "triage_referrals_queued"),
+        Some(0.0),
+        "{m}"
+    );
 
     // The case list filters and pages.
     let (s, all) = get_json(&server, "/v1/cases?limit=500");

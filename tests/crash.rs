@@ -64,6 +64,20 @@ fn sigkill_with_referrals_queued_loses_nothing_and_duplicates_nothing() {
         std::thread::sleep(Duration::from_millis(50));
     }
     server.kill();
+    // The kill must have left work behind, or this test proves nothing about resuming.
+    let db = rusqlite::Connection::open(data.join("triage.sqlite")).unwrap();
+    let unfinished: i64 = db
+        .query_row(
+            "SELECT COUNT(*) FROM referrals WHERE status NOT IN ('routed', 'failed')",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    drop(db);
+    assert!(
+        unfinished >= 1,
+        "every referral had finished before the kill"
+    );
 
     let server = start_server(&data, &[&origin], &["--workers", "4"]);
     let mut finals = BTreeMap::new();
