@@ -5,7 +5,10 @@ use crate::normalize::{look_alike_variant, normalize};
 use crate::score::{self, Counted};
 use aho_corasick::AhoCorasick;
 use regex::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
-use shared::lists::{Entries, HashAlgorithm, ListSet, MatchMode, Problem, Trust};
+use shared::lists::{
+    Entries, HashAlgorithm, HashEntry, KeywordEntry, List, ListSet, MatchMode, Problem, RegexEntry,
+    Trust, UrlEntry,
+};
 use shared::url::canonical_url;
 use shared::{Category, Classification, Match, MatchKind};
 use std::collections::HashMap;
@@ -120,7 +123,8 @@ struct EntryInfo {
     kind: MatchKind,
     /// `None` only on negative lists, whose entries count toward nothing.
     category: Option<Category>,
-    weight: f64,
+    /// What it adds to its category: its kind, weight and list trust, worked out at build.
+    contribution: f64,
     mode: MatchMode,
 }
 
@@ -222,7 +226,7 @@ impl Classifier {
         let (negatives, positives): (Vec<Hit>, Vec<Hit>) = hits
             .into_iter()
             .partition(|h| c.lists[c.entries[h.entry].list].negative);
-        let suppressor = Suppressor::new(c, &negatives);
+        let suppressor = Suppressor::new(&negatives);
 
         let mut matches: Vec<(Match, usize)> = positives
             .into_iter()
@@ -241,30 +245,23 @@ impl Classifier {
                     matched_text: span.map(|s| doc.text[s].to_string()),
                     list_version: l.version.clone(),
                     trust: l.trust.as_str().to_string(),
-                    suppressed_by: suppressor.find(h.range.as_ref()),
+                    suppressed_by: suppressor.find(h.range.as_ref()).map(|n| c.label(n)),
                 };
                 Some((m, h.entry))
             })
             .collect();
         // Whole-document matches first, then in text order, then in list order.
-        matches.sort_by_key(|(m, e)| (m.span.map(|s| (s[0], s[1])), *e));
+        matches.sort_by_key(|(m, e)| (m.span, *e));
 
         let categories = score::categories(
             matches
                 .iter()
                 .filter(|(m, _)| m.suppressed_by.is_none())
-                .map(|(m, e)| {
-                    let info = &c.entries[*e];
-                    Counted {
-                        category: m.category,
-                        key: *e,
-                        entry_id: &info.id,
-                        contribution: score::contribution(
-                            info.kind,
-                            info.weight,
-                            c.lists[info.list].trust.factor(),
-                        ),
-                    }
+                .map(|(m, e)| Counted {
+                    category: m.category,
+                    key: *e,
+                    entry_id: &c.entries[*e].id,
+                    contribution: c.entries[*e].contribution,
                 }),
         );
         let (language, languages) = langid::identify(doc.text);
@@ -313,49 +310,54 @@ fn written_without_spaces(c: char) -> bool {
         | 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xF900..=0xFAFF | 0xFF66..=0xFF9F | 0x20000..=0x3FFFF)
 }
 
-/// Finds the negative hit that suppresses a positive one.
+impl Compiled {
+    /// How a suppressing entry is named in `suppressed_by`: `list/entry`.
+    fn label(&self, entry: usize) -> String {
+        let e = &self.entries[entry];
+        format!("{}/{}", self.lists[e.list].id, e.id)
+    }
+}
+
+/// Finds the negative hit (its entry) that suppresses a positive one.
 struct Suppressor {
     /// A whole-document negative (hash, URL): suppresses everything.
-    document: Option<String>,
-    /// Negative spans sorted by start, with the running maximum end and who reaches it.
-    spans: Vec<(usize, usize, String)>,
+    document: Option<usize>,
+    /// Negative spans sorted by start, with the running maximum end and the entry reaching it.
+    spans: Vec<(usize, usize, usize)>,
 }
 
 impl Suppressor {
-    fn new(c: &Compiled, negatives: &[Hit]) -> Self {
-        let label = |h: &Hit| {
-            let e = &c.entries[h.entry];
-            format!("{}/{}", c.lists[e.list].id, e.id)
-        };
-        let document = negatives.iter().find(|h| h.range.is_none()).map(label);
-        let mut sorted: Vec<&Hit> = negatives.iter().filter(|h| h.range.is_some()).collect();
-        sorted.sort_by_key(|h| (h.range.as_ref().map(|r| r.start), h.entry));
+    fn new(negatives: &[Hit]) -> Self {
+        let document = negatives
+            .iter()
+            .find(|h| h.range.is_none())
+            .map(|h| h.entry);
+        let mut sorted: Vec<(&Range<usize>, usize)> = negatives
+            .iter()
+            .filter_map(|h| Some((h.range.as_ref()?, h.entry)))
+            .collect();
+        sorted.sort_by_key(|&(r, entry)| (r.start, entry));
         let mut spans = Vec::with_capacity(sorted.len());
-        let mut best: Option<(usize, String)> = None;
-        for h in sorted {
-            let r = h.range.as_ref().expect("filtered");
-            let further = match &best {
-                Some((end, _)) => r.end > *end,
-                None => true,
-            };
-            if further {
-                best = Some((r.end, label(h)));
+        let mut best: Option<(usize, usize)> = None;
+        for (r, entry) in sorted {
+            if best.is_none_or(|(end, _)| r.end > end) {
+                best = Some((r.end, entry));
             }
-            let (end, who) = best.clone().expect("set above");
+            let (end, who) = best.expect("set above");
             spans.push((r.start, end, who));
         }
         Suppressor { document, spans }
     }
 
-    fn find(&self, range: Option<&Range<usize>>) -> Option<String> {
-        if let Some(d) = &self.document {
-            return Some(d.clone());
+    fn find(&self, range: Option<&Range<usize>>) -> Option<usize> {
+        if self.document.is_some() {
+            return self.document;
         }
         let r = range?;
         // Negatives starting before the hit ends; the one reaching furthest overlaps if any does.
-        let n = self.spans.partition_point(|(s, _, _)| *s < r.end);
-        let (_, end, who) = self.spans.get(n.checked_sub(1)?)?;
-        (*end > r.start).then(|| who.clone())
+        let n = self.spans.partition_point(|&(s, _, _)| s < r.end);
+        let &(_, end, who) = self.spans.get(n.checked_sub(1)?)?;
+        (end > r.start).then_some(who)
     }
 }
 
@@ -375,7 +377,7 @@ struct Builder {
 }
 
 impl Builder {
-    fn add_list(&mut self, list: &shared::lists::List) {
+    fn add_list(&mut self, list: &List) {
         let meta = &list.meta;
         self.lists.push(ListInfo {
             id: meta.id.clone(),
@@ -384,176 +386,178 @@ impl Builder {
             trust: meta.trust,
             negative: meta.negative,
         });
-        self.stats.lists += 1;
-        let file = &list.entries_path;
-        let mut regex_patterns = Vec::new();
-        let mut regex_list = RegexList {
-            set: RegexSet::empty(),
-            regexes: Vec::new(),
-            entries: Vec::new(),
-        };
         match &list.entries {
-            Entries::Keywords(entries) => {
-                for k in entries {
-                    let Some(e) = self.entry(
-                        list,
-                        file,
-                        k.line,
-                        &k.id,
-                        &k.term,
-                        MatchKind::Keyword,
-                        k.category,
-                        k.weight,
-                    ) else {
-                        continue;
-                    };
-                    self.entries[e].mode = k.match_mode;
-                    let norm = normalize(&k.term).text.trim().to_string();
-                    if norm.is_empty() {
-                        self.problem(
-                            file,
-                            k.line,
-                            format!("entry {:?}: term {:?} normalises to nothing", k.id, k.term),
-                        );
-                        continue;
-                    }
-                    let variant = look_alike_variant(&norm);
-                    self.add_pattern(norm, e);
-                    if let Some(v) = variant {
-                        self.add_pattern(v, e);
-                    }
-                    self.stats.keywords += 1;
-                }
-            }
-            Entries::Regex(entries) => {
-                for r in entries {
-                    let Some(e) = self.entry(
-                        list,
-                        file,
-                        r.line,
-                        &r.id,
-                        &r.pattern,
-                        MatchKind::Regex,
-                        r.category,
-                        r.weight,
-                    ) else {
-                        continue;
-                    };
-                    let built = RegexBuilder::new(&r.pattern)
-                        .case_insensitive(true)
-                        .size_limit(REGEX_SIZE_LIMIT)
-                        .dfa_size_limit(REGEX_DFA_SIZE_LIMIT)
-                        .build();
-                    match built {
-                        Ok(re) => {
-                            regex_patterns.push(r.pattern.as_str());
-                            regex_list.regexes.push(re);
-                            regex_list.entries.push(e);
-                            self.stats.regexes += 1;
-                        }
-                        Err(err) => self.problem(
-                            file,
-                            r.line,
-                            format!("entry {:?}: regex refused: {}", r.id, one_line(&err)),
-                        ),
-                    }
-                }
-            }
-            Entries::Hashes(entries) => {
-                for h in entries {
-                    let hash = h.hash.trim().to_ascii_lowercase();
-                    if hash.len() != h.algorithm.hex_len()
-                        || !hash.bytes().all(|b| b.is_ascii_hexdigit())
-                    {
-                        self.problem(
-                            file,
-                            h.line,
-                            format!(
-                                "entry {:?}: hash is not {} hex digits",
-                                h.id,
-                                h.algorithm.hex_len()
-                            ),
-                        );
-                        continue;
-                    }
-                    let kind = match h.algorithm {
-                        HashAlgorithm::Sha256 => MatchKind::Sha256,
-                        HashAlgorithm::Md5 => MatchKind::Md5,
-                        HashAlgorithm::Pdq => MatchKind::Pdq,
-                    };
-                    let Some(e) =
-                        self.entry(list, file, h.line, &h.id, &hash, kind, h.category, None)
-                    else {
-                        continue;
-                    };
-                    match h.algorithm {
-                        HashAlgorithm::Sha256 => self.sha256.entry(hash).or_default().push(e),
-                        HashAlgorithm::Md5 => self.md5.entry(hash).or_default().push(e),
-                        // Kept for provenance; matching PDQ needs image hashing, a later issue.
-                        HashAlgorithm::Pdq => self.stats.pdq_unmatched += 1,
-                    }
-                    if h.algorithm != HashAlgorithm::Pdq {
-                        self.stats.hashes += 1;
-                    }
-                }
-            }
-            Entries::Urls(entries) => {
-                for u in entries {
-                    // Canonical once loaded, but a hand-built ListSet may not be: do it again.
-                    let canon = match canonical_url(&u.url) {
-                        Ok(c) => c.to_string(),
-                        Err(err) => {
-                            self.problem(file, u.line, format!("entry {:?}: url: {err}", u.id));
-                            continue;
-                        }
-                    };
-                    let Some(e) = self.entry(
-                        list,
-                        file,
-                        u.line,
-                        &u.id,
-                        &canon,
-                        MatchKind::Url,
-                        u.category,
-                        None,
-                    ) else {
-                        continue;
-                    };
-                    self.urls.entry(canon).or_default().push(e);
-                    self.stats.urls += 1;
-                }
-            }
-        }
-        if !regex_patterns.is_empty() {
-            let set = RegexSetBuilder::new(&regex_patterns)
-                .case_insensitive(true)
-                .size_limit(REGEX_SET_SIZE_LIMIT)
-                .dfa_size_limit(REGEX_DFA_SIZE_LIMIT)
-                .build();
-            match set {
-                Ok(set) => {
-                    regex_list.set = set;
-                    self.regexes.push(regex_list);
-                }
-                Err(err) => self.problems.push(Problem {
-                    file: file.clone(),
-                    line: None,
-                    message: format!(
-                        "the list's regexes together are refused: {}",
-                        one_line(&err)
-                    ),
-                }),
-            }
+            Entries::Keywords(entries) => self.add_keywords(list, entries),
+            Entries::Regex(entries) => self.add_regexes(list, entries),
+            Entries::Hashes(entries) => self.add_hashes(list, entries),
+            Entries::Urls(entries) => self.add_urls(list, entries),
         }
     }
 
-    /// Registers an entry after the checks every kind shares; `None` (and a problem) if it
-    /// cannot count.
+    fn add_keywords(&mut self, list: &List, entries: &[KeywordEntry]) {
+        for k in entries {
+            let Some(e) = self.entry(
+                list,
+                k.line,
+                &k.id,
+                &k.term,
+                MatchKind::Keyword,
+                k.category,
+                k.weight,
+            ) else {
+                continue;
+            };
+            self.entries[e].mode = k.match_mode;
+            let norm = normalize(&k.term).text.trim().to_string();
+            if norm.is_empty() {
+                self.problem(
+                    &list.entries_path,
+                    k.line,
+                    format!("entry {:?}: term {:?} normalises to nothing", k.id, k.term),
+                );
+                continue;
+            }
+            let variant = look_alike_variant(&norm);
+            self.add_pattern(norm, e);
+            if let Some(v) = variant {
+                self.add_pattern(v, e);
+            }
+            self.stats.keywords += 1;
+        }
+    }
+
+    /// One regex per entry (for the spans) and one set per list (to find which ran).
+    fn add_regexes(&mut self, list: &List, entries: &[RegexEntry]) {
+        let mut patterns = Vec::new();
+        let mut regexes = Vec::new();
+        let mut ids = Vec::new();
+        for r in entries {
+            let Some(e) = self.entry(
+                list,
+                r.line,
+                &r.id,
+                &r.pattern,
+                MatchKind::Regex,
+                r.category,
+                r.weight,
+            ) else {
+                continue;
+            };
+            let built = RegexBuilder::new(&r.pattern)
+                .case_insensitive(true)
+                .size_limit(REGEX_SIZE_LIMIT)
+                .dfa_size_limit(REGEX_DFA_SIZE_LIMIT)
+                .build();
+            match built {
+                Ok(re) => {
+                    patterns.push(r.pattern.as_str());
+                    regexes.push(re);
+                    ids.push(e);
+                    self.stats.regexes += 1;
+                }
+                Err(err) => self.problem(
+                    &list.entries_path,
+                    r.line,
+                    format!("entry {:?}: regex refused: {}", r.id, one_line(&err)),
+                ),
+            }
+        }
+        if patterns.is_empty() {
+            return;
+        }
+        let set = RegexSetBuilder::new(&patterns)
+            .case_insensitive(true)
+            .size_limit(REGEX_SET_SIZE_LIMIT)
+            .dfa_size_limit(REGEX_DFA_SIZE_LIMIT)
+            .build();
+        match set {
+            Ok(set) => self.regexes.push(RegexList {
+                set,
+                regexes,
+                entries: ids,
+            }),
+            Err(err) => self.problems.push(Problem {
+                file: list.entries_path.clone(),
+                line: None,
+                message: format!(
+                    "the list's regexes together are refused: {}",
+                    one_line(&err)
+                ),
+            }),
+        }
+    }
+
+    fn add_hashes(&mut self, list: &List, entries: &[HashEntry]) {
+        for h in entries {
+            // Lower case and checked once loaded, but a hand-built ListSet may not be.
+            let hash = h.hash.trim().to_ascii_lowercase();
+            let want = h.algorithm.hex_len();
+            if hash.len() != want || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+                self.problem(
+                    &list.entries_path,
+                    h.line,
+                    format!("entry {:?}: hash is not {want} hex digits", h.id),
+                );
+                continue;
+            }
+            let kind = match h.algorithm {
+                HashAlgorithm::Sha256 => MatchKind::Sha256,
+                HashAlgorithm::Md5 => MatchKind::Md5,
+                HashAlgorithm::Pdq => MatchKind::Pdq,
+            };
+            let Some(e) = self.entry(list, h.line, &h.id, &hash, kind, h.category, None) else {
+                continue;
+            };
+            let map = match h.algorithm {
+                HashAlgorithm::Sha256 => &mut self.sha256,
+                HashAlgorithm::Md5 => &mut self.md5,
+                // Kept for provenance; matching PDQ needs image hashing, a later issue.
+                HashAlgorithm::Pdq => {
+                    self.stats.pdq_unmatched += 1;
+                    continue;
+                }
+            };
+            map.entry(hash).or_default().push(e);
+            self.stats.hashes += 1;
+        }
+    }
+
+    fn add_urls(&mut self, list: &List, entries: &[UrlEntry]) {
+        for u in entries {
+            // Canonical once loaded, but a hand-built ListSet may not be: do it again.
+            let canon = match canonical_url(&u.url) {
+                Ok(c) => c.to_string(),
+                Err(err) => {
+                    self.problem(
+                        &list.entries_path,
+                        u.line,
+                        format!("entry {:?}: url: {err}", u.id),
+                    );
+                    continue;
+                }
+            };
+            let Some(e) = self.entry(
+                list,
+                u.line,
+                &u.id,
+                &canon,
+                MatchKind::Url,
+                u.category,
+                None,
+            ) else {
+                continue;
+            };
+            self.urls.entry(canon).or_default().push(e);
+            self.stats.urls += 1;
+        }
+    }
+
+    /// Registers an entry of the list added last, after the checks every kind shares; `None`
+    /// (and a problem) if it cannot count. Its score contribution is worked out here, once.
     #[allow(clippy::too_many_arguments)]
     fn entry(
         &mut self,
-        list: &shared::lists::List,
-        file: &Path,
+        list: &List,
         line: usize,
         id: &str,
         term: &str,
@@ -561,6 +565,7 @@ impl Builder {
         category: Option<Category>,
         weight: Option<f64>,
     ) -> Option<usize> {
+        let file = &list.entries_path;
         let category = list.category_of(category);
         if category.is_none() && !list.meta.negative {
             self.problem(
@@ -585,7 +590,7 @@ impl Builder {
             term: term.to_string(),
             kind,
             category,
-            weight,
+            contribution: score::contribution(kind, weight, list.meta.trust.factor()),
             mode: MatchMode::default(),
         });
         Some(self.entries.len() - 1)
@@ -639,6 +644,10 @@ impl Builder {
             });
         }
         Ok(Compiled {
+            stats: Stats {
+                lists: self.lists.len(),
+                ..self.stats
+            },
             lists: self.lists,
             entries: self.entries,
             keywords,
@@ -646,7 +655,6 @@ impl Builder {
             sha256: self.sha256,
             md5: self.md5,
             urls: self.urls,
-            stats: self.stats,
         })
     }
 }
@@ -661,7 +669,7 @@ fn one_line(err: &dyn fmt::Display) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use shared::lists::{HashEntry, KeywordEntry, List, ListKind, ListMeta, RegexEntry, UrlEntry};
+    use shared::lists::{ListKind, ListMeta};
 
     fn meta(id: &str, kind: ListKind, negative: bool) -> ListMeta {
         ListMeta {
@@ -710,6 +718,43 @@ mod tests {
         Classifier::new(&ListSet { lists }).unwrap()
     }
 
+    /// A classifier of one positive keyword list "kw" with these (id, term, mode) entries.
+    fn build_kw(entries: &[(&str, &str, MatchMode)]) -> Classifier {
+        let entries = entries.iter().map(|&(id, term, mode)| kw(id, term, mode));
+        build(vec![keywords("kw", false, entries.collect())])
+    }
+
+    fn re(id: &str, pattern: &str, weight: Option<f64>, line: usize) -> RegexEntry {
+        RegexEntry {
+            id: id.into(),
+            pattern: pattern.into(),
+            category: None,
+            weight,
+            line,
+        }
+    }
+
+    fn hash(id: &str, algorithm: HashAlgorithm, hash: String, line: usize) -> HashEntry {
+        HashEntry {
+            id: id.into(),
+            algorithm,
+            hash,
+            category: None,
+            entity: None,
+            quality: None,
+            line,
+        }
+    }
+
+    fn url(id: &str, url: &str) -> UrlEntry {
+        UrlEntry {
+            id: id.into(),
+            url: url.into(),
+            category: None,
+            line: 1,
+        }
+    }
+
     fn texts(c: &Classification) -> Vec<(&str, &str)> {
         c.matches
             .iter()
@@ -729,11 +774,7 @@ mod tests {
 
     #[test]
     fn word_mode_needs_both_boundaries() {
-        let c = build(vec![keywords(
-            "kw",
-            false,
-            vec![kw("k1", "Islamic State", MatchMode::Word)],
-        )]);
+        let c = build_kw(&[("k1", "Islamic State", MatchMode::Word)]);
         let doc = "Reports on the Islamic State. No Islamic Statement, no XIslamic State.";
         let r = c.classify(&Document::text(doc));
         assert_eq!(texts(&r), [("k1", "Islamic State")]);
@@ -756,14 +797,10 @@ mod tests {
 
     #[test]
     fn prefix_and_substring_modes() {
-        let c = build(vec![keywords(
-            "kw",
-            false,
-            vec![
-                kw("p", "джихад", MatchMode::Prefix),
-                kw("s", "даиш", MatchMode::Substring),
-            ],
-        )]);
+        let c = build_kw(&[
+            ("p", "джихад", MatchMode::Prefix),
+            ("s", "даиш", MatchMode::Substring),
+        ]);
         let r = c.classify(&Document::text("джихадисты; антиджихад; антидаиша"));
         assert_eq!(texts(&r), [("p", "джихад"), ("s", "даиш")]);
         assert_eq!(r.matches[0].span, Some([0, "джихад".len()]));
@@ -771,14 +808,10 @@ mod tests {
 
     #[test]
     fn chinese_and_japanese_match_as_substrings() {
-        let c = build(vec![keywords(
-            "kw",
-            false,
-            vec![
-                kw("zh", "伊斯兰国", MatchMode::Word),
-                kw("en", "ISIS", MatchMode::Word),
-            ],
-        )]);
+        let c = build_kw(&[
+            ("zh", "伊斯兰国", MatchMode::Word),
+            ("en", "ISIS", MatchMode::Word),
+        ]);
         let doc = "他说伊斯兰国的声明是假的。ISISの広報";
         let r = c.classify(&Document::text(doc));
         assert_eq!(texts(&r), [("zh", "伊斯兰国"), ("en", "ISIS")]);
@@ -831,16 +864,12 @@ mod tests {
 
     #[test]
     fn obfuscated_text_matches_with_original_spans() {
-        let c = build(vec![keywords(
-            "kw",
-            false,
-            vec![
-                kw("ar", "داعش", MatchMode::Word),
-                kw("ru", "Россия", MatchMode::Word),
-                kw("en", "ISIS", MatchMode::Word),
-                kw("fa", "کشور", MatchMode::Word),
-            ],
-        )]);
+        let c = build_kw(&[
+            ("ar", "داعش", MatchMode::Word),
+            ("ru", "Россия", MatchMode::Word),
+            ("en", "ISIS", MatchMode::Word),
+            ("fa", "کشور", MatchMode::Word),
+        ]);
         let cases = [
             ("بيان داعـــشٌ اليوم", "ar", "داعـــشٌ"),
             ("بيان دا\u{200C}عش اليوم", "ar", "دا\u{200C}عش"),
@@ -898,39 +927,16 @@ mod tests {
         let md5 = hex(16, "cd");
         let hashes = vec![
             HashEntry {
-                id: "h1".into(),
-                algorithm: HashAlgorithm::Sha256,
-                hash: sha.to_uppercase(),
                 category: Some(Category::PublicProvocation),
-                entity: None,
-                quality: None,
-                line: 1,
+                ..hash("h1", HashAlgorithm::Sha256, sha.to_uppercase(), 1)
             },
+            hash("h2", HashAlgorithm::Md5, md5.clone(), 2),
             HashEntry {
-                id: "h2".into(),
-                algorithm: HashAlgorithm::Md5,
-                hash: md5.clone(),
-                category: None,
-                entity: None,
-                quality: None,
-                line: 2,
-            },
-            HashEntry {
-                id: "h3".into(),
-                algorithm: HashAlgorithm::Pdq,
-                hash: hex(32, "ef"),
-                category: None,
-                entity: None,
                 quality: Some(90),
-                line: 3,
+                ..hash("h3", HashAlgorithm::Pdq, hex(32, "ef"), 3)
             },
         ];
-        let urls = vec![UrlEntry {
-            id: "u1".into(),
-            url: "https://example.org/post/1".into(),
-            category: None,
-            line: 1,
-        }];
+        let urls = vec![url("u1", "https://example.org/post/1")];
         let c = build(vec![
             list(meta("h", ListKind::Hashes, false), Entries::Hashes(hashes)),
             list(meta("u", ListKind::Urls, false), Entries::Urls(urls)),
@@ -977,12 +983,7 @@ mod tests {
             ),
             list(
                 meta("allow-urls", ListKind::Urls, true),
-                Entries::Urls(vec![UrlEntry {
-                    id: "news".into(),
-                    url: "https://news.example/story".into(),
-                    category: None,
-                    line: 1,
-                }]),
+                Entries::Urls(vec![url("news", "https://news.example/story")]),
             ),
         ]);
         let doc = Document {
@@ -1002,13 +1003,7 @@ mod tests {
 
     #[test]
     fn regexes_match_normalised_text_with_original_spans() {
-        let entries = vec![RegexEntry {
-            id: "r1".into(),
-            pattern: r"t\.me/[a-z0-9_]{5,}".into(),
-            category: None,
-            weight: Some(2.0),
-            line: 1,
-        }];
+        let entries = vec![re("r1", r"t\.me/[a-z0-9_]{5,}", Some(2.0), 1)];
         let c = build(vec![list(
             meta("re", ListKind::Regex, false),
             Entries::Regex(entries),
@@ -1022,27 +1017,9 @@ mod tests {
     #[test]
     fn build_errors_name_file_and_line() {
         let entries = vec![
-            RegexEntry {
-                id: "ok".into(),
-                pattern: "fine".into(),
-                category: None,
-                weight: None,
-                line: 1,
-            },
-            RegexEntry {
-                id: "big".into(),
-                pattern: r"\w{2000}".into(),
-                category: None,
-                weight: None,
-                line: 2,
-            },
-            RegexEntry {
-                id: "bad".into(),
-                pattern: "(unclosed".into(),
-                category: None,
-                weight: None,
-                line: 3,
-            },
+            re("ok", "fine", None, 1),
+            re("big", r"\w{2000}", None, 2),
+            re("bad", "(unclosed", None, 3),
         ];
         let mut empty = kw("z", "\u{200B}ـ", MatchMode::Word);
         empty.line = 7;
@@ -1106,11 +1083,7 @@ mod tests {
 
     #[test]
     fn occurrences_are_capped_per_entry() {
-        let c = build(vec![keywords(
-            "kw",
-            false,
-            vec![kw("k", "ИГИЛ", MatchMode::Word)],
-        )]);
+        let c = build_kw(&[("k", "ИГИЛ", MatchMode::Word)]);
         let doc = "ИГИЛ ".repeat(MAX_OCCURRENCES_PER_ENTRY + 20);
         let r = c.classify(&Document::text(&doc));
         assert_eq!(r.matches.len(), MAX_OCCURRENCES_PER_ENTRY);
@@ -1119,20 +1092,21 @@ mod tests {
 
     #[test]
     fn empty_and_hostile_text_cannot_fail() {
-        let c = build(vec![keywords(
-            "kw",
-            false,
-            vec![kw("k", "a", MatchMode::Substring)],
-        )]);
-        for doc in [
-            "",
-            " ",
-            "\u{200B}\u{200B}",
-            "a\u{0301}\u{0301}\u{0301}",
-            "ﷺ ﷽",
-            "\u{FEFF}a",
-        ] {
+        let c = build_kw(&[("k", "a", MatchMode::Substring)]);
+        // (document, the texts that match "a" in it)
+        let cases: [(&str, &[&str]); 6] = [
+            ("", &[]),
+            (" ", &[]),
+            ("\u{200B}\u{200B}", &[]),
+            // NFKC composes á: no longer an "a".
+            ("a\u{0301}\u{0301}\u{0301}", &[]),
+            ("ﷺ ﷽", &[]),
+            ("\u{FEFF}a", &["a"]),
+        ];
+        for (doc, want) in cases {
             let r = c.classify(&Document::text(doc));
+            let got: Vec<&str> = texts(&r).into_iter().map(|(_, t)| t).collect();
+            assert_eq!(got, want, "doc {doc:?}");
             for m in &r.matches {
                 let [s, e] = m.span.unwrap();
                 assert_eq!(&doc[s..e], m.matched_text.as_deref().unwrap());

@@ -29,4 +29,3 @@ pub use classifier::{
     BuildError, Classifier, Document, Stats, MAX_OCCURRENCES_PER_ENTRY, REGEX_DFA_SIZE_LIMIT,
     REGEX_SET_SIZE_LIMIT, REGEX_SIZE_LIMIT,
 };
-pub use score::contribution;

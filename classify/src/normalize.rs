@@ -75,26 +75,26 @@ pub fn normalize(text: &str) -> Normalized {
             continue;
         }
         in_space = false;
-        if let Some(simple) = t2s::simplified(c) {
-            // Han has no case and no other fold; each simplified char maps to the source.
-            out.text.push_str(simple);
-            for _ in 0..simple.len() {
-                out.map.push(src.clone());
-            }
-            continue;
-        }
-        let c = fold_letter(lower(c));
-        out.text.push(c);
-        for _ in 0..c.len_utf8() {
-            out.map.push(src.clone());
+        // Han has no case and no other fold; each simplified char maps to the source.
+        match t2s::simplified(c) {
+            Some(simple) => out.push(simple, src),
+            None => out.push(fold_letter(lower(c)).encode_utf8(&mut [0; 4]), src),
         }
     }
     out
 }
 
+impl Normalized {
+    /// Appends `s`, every byte of it coming from `src`.
+    fn push(&mut self, s: &str, src: Range<usize>) {
+        self.text.push_str(s);
+        self.map.extend(std::iter::repeat_n(src, s.len()));
+    }
+}
+
 /// NFKC for language ID: format characters removed, nothing folded (the folds would erase
 /// the Urdu/Persian/Arabic differences a detector needs).
-pub fn nfkc_strip_format(text: &str) -> String {
+pub(crate) fn nfkc_strip_format(text: &str) -> String {
     text.nfkc().filter(|&c| !is_format(c)).collect()
 }
 
@@ -140,7 +140,7 @@ fn starts_cluster(c: char) -> bool {
 }
 
 /// General category Cf (Unicode 15.1).
-pub fn is_format(c: char) -> bool {
+fn is_format(c: char) -> bool {
     matches!(c as u32,
         0x00AD | 0x0600..=0x0605 | 0x061C | 0x06DD | 0x070F | 0x0890..=0x0891 | 0x08E2
         | 0x180E | 0x200B..=0x200F | 0x202A..=0x202E | 0x2060..=0x2064 | 0x2066..=0x206F
@@ -269,18 +269,20 @@ fn fold_mixed_script_words(mut chars: Vec<(char, Range<usize>)>) -> Vec<(char, R
 }
 
 fn fold_word(word: &mut [(char, Range<usize>)]) {
-    // [Latin, Cyrillic] counts: all letters, and letters without a look-alike.
-    let (mut all, mut own) = ([0usize; 2], [0usize; 2]);
-    for (c, _) in word.iter() {
-        let Some(s) = script_of(*c) else { continue };
-        let k = s as usize;
-        all[k] += 1;
-        if look_alike(*c, other(s)).is_none() {
-            own[k] += 1;
-        }
+    // [Latin, Cyrillic] counts of all letters; most words have one script and stop here.
+    let mut all = [0usize; 2];
+    for s in word.iter().filter_map(|(c, _)| script_of(*c)) {
+        all[s as usize] += 1;
     }
     if all[0] == 0 || all[1] == 0 {
         return;
+    }
+    // A mixed word: count the letters without a look-alike too.
+    let mut own = [0usize; 2];
+    for (c, _) in word.iter() {
+        if let Some(s) = script_of(*c).filter(|&s| look_alike(*c, other(s)).is_none()) {
+            own[s as usize] += 1;
+        }
     }
     let target = match own[0].cmp(&own[1]).then(all[0].cmp(&all[1])) {
         std::cmp::Ordering::Greater => Script::Latin,
@@ -299,7 +301,7 @@ fn fold_word(word: &mut [(char, Range<usize>)]) {
 /// For a normalised keyword written wholly in look-alike letters of one script, the same
 /// keyword spelled in the other script ("isis" → "іѕіѕ"). Such a word in a document is not
 /// mixed, so step 3 cannot catch it; the classifier searches for both spellings instead.
-pub fn look_alike_variant(normalized: &str) -> Option<String> {
+pub(crate) fn look_alike_variant(normalized: &str) -> Option<String> {
     let mut from = None;
     let mut out = String::with_capacity(normalized.len() * 2);
     for c in normalized.chars() {

@@ -7,7 +7,7 @@
 use shared::{Category, CategoryScore, MatchKind};
 
 /// What one matching entry adds to its category.
-pub fn contribution(kind: MatchKind, weight: f64, trust_factor: f64) -> f64 {
+pub(crate) fn contribution(kind: MatchKind, weight: f64, trust_factor: f64) -> f64 {
     let base = match kind {
         MatchKind::Keyword | MatchKind::Regex => 0.6,
         MatchKind::Sha256 | MatchKind::Md5 | MatchKind::Pdq | MatchKind::Url => 0.95,

@@ -1,5 +1,5 @@
-//! How long normalisation of a large Chinese page takes. Ignored by default (timing is only
-//! meaningful in a release build):
+//! How long normalisation of a large Chinese page takes: a measurement that prints, never a
+//! pass/fail on time. Ignored by default (timing is only meaningful in a release build):
 //!
 //! `cargo test -p classify --release --test normalize_speed -- --ignored --nocapture`
 
@@ -29,7 +29,4 @@ fn one_megabyte_of_chinese() {
         text.len(),
         text.chars().count()
     );
-    if !cfg!(debug_assertions) {
-        assert!(best.as_millis() < 100, "{best:?}");
-    }
 }
