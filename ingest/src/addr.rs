@@ -152,27 +152,6 @@ fn ipv6_reason(ip: Ipv6Addr) -> Option<String> {
     None
 }
 
-/// Why one socket address may not be connected to.
-pub(crate) enum SocketRefusal {
-    Blocked(String),
-    Port(u16),
-}
-
-/// The rule for every address the fetcher would connect to: exactly an `allow_private` entry,
-/// or a global unicast address on an allowed port.
-pub(crate) fn vet_socket(sa: SocketAddr, policy: &FetchPolicy) -> Result<(), SocketRefusal> {
-    if policy.allow_private.contains(&sa) {
-        return Ok(());
-    }
-    if let Some(why) = blocked_reason(sa.ip()) {
-        return Err(SocketRefusal::Blocked(why));
-    }
-    if !policy.allowed_ports.contains(&sa.port()) {
-        return Err(SocketRefusal::Port(sa.port()));
-    }
-    Ok(())
-}
-
 /// True for `localhost` and `*.localhost`, which resolve to loopback by convention (RFC 6761)
 /// and are refused without asking DNS.
 fn is_localhost_name(name: &str) -> bool {
@@ -228,25 +207,33 @@ pub(crate) fn check_hop(url: &Url, policy: &FetchPolicy, hop: usize) -> Result<(
     refuse_socket(SocketAddr::new(ip, port), policy, at, None)
 }
 
-/// Applies [`vet_socket`] and words a refusal; `name` is the host name the address came from.
+/// The rule for every address the fetcher would connect to: exactly an `allow_private` entry,
+/// or a global unicast address on an allowed port. `name` is the host name the address came
+/// from, for the wording of a refusal.
 pub(crate) fn refuse_socket(
     sa: SocketAddr,
     policy: &FetchPolicy,
     at: impl FnOnce() -> Target,
     name: Option<&str>,
 ) -> Result<(), FetchError> {
-    match vet_socket(sa, policy) {
-        Ok(()) => Ok(()),
-        Err(SocketRefusal::Port(port)) => Err(FetchError::Port { at: at(), port }),
-        Err(SocketRefusal::Blocked(why)) => {
-            let ip = sa.ip();
-            let reason = match name {
-                Some(name) => format!("{name} resolves to {ip}, {why}"),
-                None => format!("{ip} is {why}"),
-            };
-            Err(FetchError::BlockedAddress { at: at(), reason })
-        }
+    if policy.allow_private.contains(&sa) {
+        return Ok(());
     }
+    if let Some(why) = blocked_reason(sa.ip()) {
+        let ip = sa.ip();
+        let reason = match name {
+            Some(name) => format!("{name} resolves to {ip}, {why}"),
+            None => format!("{ip} is {why}"),
+        };
+        return Err(FetchError::BlockedAddress { at: at(), reason });
+    }
+    if !policy.allowed_ports.contains(&sa.port()) {
+        return Err(FetchError::Port {
+            at: at(),
+            port: sa.port(),
+        });
+    }
+    Ok(())
 }
 
 /// Parses a referred URL for fetching. It must pass the shared referral rules
@@ -260,20 +247,16 @@ pub fn parse_target(input: &str) -> Result<Url, FetchError> {
         hop: 0,
         url: input.to_string(),
     };
-    if let Err(e) = shared::url::canonical_url(input) {
-        return Err(match e {
-            UrlError::Scheme(scheme) => FetchError::Scheme { at: at(), scheme },
-            UrlError::Userinfo => FetchError::Userinfo { at: at() },
-            other => FetchError::InvalidUrl {
-                what: format!("{input:?}"),
-                reason: other.to_string(),
-            },
-        });
-    }
-    let mut url = Url::parse(input).map_err(|e| FetchError::InvalidUrl {
-        what: format!("{input:?}"),
-        reason: e.to_string(),
+    shared::url::canonical_url(input).map_err(|e| match e {
+        UrlError::Scheme(scheme) => FetchError::Scheme { at: at(), scheme },
+        UrlError::Userinfo => FetchError::Userinfo { at: at() },
+        other => FetchError::InvalidUrl {
+            what: format!("{input:?}"),
+            reason: other.to_string(),
+        },
     })?;
+    // canonical_url parsed this same (trimmed) input, so it parses here too.
+    let mut url = Url::parse(input).expect("accepted by canonical_url");
     url.set_fragment(None);
     Ok(url)
 }

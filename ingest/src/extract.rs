@@ -4,6 +4,7 @@
 //! callers run it in `spawn_blocking`.
 
 use std::collections::HashSet;
+use std::sync::LazyLock;
 
 use encoding_rs::{Encoding, UTF_8, WINDOWS_1252};
 use scraper::Html;
@@ -101,7 +102,8 @@ pub fn extract_with(
         return out;
     }
     let encoding = choose_encoding(body, content_type, out.kind == ContentKind::Html, base);
-    let (decoded, had_errors) = decode(body, encoding);
+    // A BOM, if any, chose `encoding`; only its bytes are left to drop.
+    let (decoded, had_errors) = encoding.decode_with_bom_removal(body);
     out.charset = encoding.name().to_string();
     out.decode_errors = had_errors;
     match out.kind {
@@ -161,7 +163,6 @@ fn sniff_kind(body: &[u8], content_type: Option<&str>) -> ContentKind {
     let essence = essence(content_type);
     match essence.as_deref() {
         Some("text/html") | Some("application/xhtml+xml") => ContentKind::Html,
-        Some("text/plain") if !looks_like_html(body) => ContentKind::Text,
         Some(t) if t.starts_with("text/") && t != "text/plain" => ContentKind::Text,
         Some(t)
             if t.starts_with("image/") || t.starts_with("audio/") || t.starts_with("video/") =>
@@ -238,15 +239,6 @@ fn choose_encoding(
         .and_then(|h| h.trim_end_matches('.').rsplit('.').next())
         .map(str::as_bytes);
     detector.guess(tld, true)
-}
-
-fn decode(body: &[u8], encoding: &'static Encoding) -> (String, bool) {
-    let (body, encoding) = match Encoding::for_bom(body) {
-        Some((enc, len)) => (&body[len..], enc),
-        None => (body, encoding),
-    };
-    let (text, had_errors) = encoding.decode_without_bom_handling(body);
-    (text.into_owned(), had_errors)
 }
 
 /// `charset=` of a Content-Type value.
@@ -432,104 +424,142 @@ const BLOCKS: &[&str] = &[
     "ul",
 ];
 
+/// Bytes of `<title>` text kept.
+const MAX_TITLE_BYTES: usize = 4096;
+
 fn extract_html(html: &str, base: Option<&Url>, limits: &ExtractLimits, out: &mut Extracted) {
+    use ego_tree::iter::Edge;
+    use scraper::Node;
+
     let (doc, depth_cut) = crate::parse::parse_bounded(html, limits.max_depth);
     out.input_truncated |= depth_cut;
     let base = document_base(&doc, base);
-    let mut text = TextBuilder::new(limits.max_text_bytes);
-    let mut links = UrlSet::new(limits.max_urls);
-    let mut images = UrlSet::new(limits.max_urls);
-    let mut hidden_depth = 0usize;
-    let mut in_title = 0usize;
-    let mut title = String::new();
+    let mut walk = HtmlWalk {
+        out,
+        base: base.as_ref(),
+        text: TextBuilder::new(limits.max_text_bytes),
+        links: UrlSet::new(limits.max_urls),
+        images: UrlSet::new(limits.max_urls),
+        hidden_depth: 0,
+        in_title: 0,
+        title: String::new(),
+    };
     let mut nodes = 0usize;
-
     // ego_tree's traverse is iterative, so depth cannot overflow the stack.
     for edge in doc.tree.root().traverse() {
         match edge {
-            ego_tree::iter::Edge::Open(node) => {
+            Edge::Open(node) => {
                 nodes += 1;
                 if nodes > limits.max_nodes {
-                    out.input_truncated = true;
+                    walk.out.input_truncated = true;
                     break;
                 }
                 match node.value() {
-                    scraper::Node::Element(el) => {
-                        let name = el.name();
-                        if name == "title" && out.title.is_none() {
-                            in_title += 1;
-                        }
-                        match name {
-                            "html" if out.html_lang.is_none() => {
-                                out.html_lang = el.attr("lang").map(|l| l.trim().to_string());
-                            }
-                            "meta"
-                                if out.meta_description.is_none()
-                                    && el
-                                        .attr("name")
-                                        .is_some_and(|n| n.eq_ignore_ascii_case("description")) =>
-                            {
-                                out.meta_description =
-                                    el.attr("content").map(|c| collapse(c.trim()));
-                            }
-                            _ => {}
-                        }
-                        if HIDDEN.contains(&name) {
-                            hidden_depth += 1;
-                        }
-                        if hidden_depth > 0 {
-                            continue;
-                        }
-                        match name {
-                            "a" | "area" => links.push(el.attr("href"), base.as_ref()),
-                            "img" => images.push(el.attr("src"), base.as_ref()),
-                            "br" => text.line_break(),
-                            "td" | "th" => text.space(),
-                            _ if BLOCKS.contains(&name) => text.line_break(),
-                            _ => {}
-                        }
-                    }
-                    scraper::Node::Text(t) => {
-                        if in_title > 0 && title.len() < 4096 {
-                            title.push_str(t);
-                        } else if hidden_depth == 0 {
-                            text.push(t);
-                        }
-                    }
+                    Node::Element(el) => walk.open(el),
+                    Node::Text(t) => walk.text(t),
                     _ => {}
                 }
             }
-            ego_tree::iter::Edge::Close(node) => {
-                if let scraper::Node::Element(el) = node.value() {
-                    let name = el.name();
-                    if name == "title" && in_title > 0 {
-                        in_title -= 1;
-                        if in_title == 0 {
-                            let t = collapse(title.trim());
-                            out.title = (!t.is_empty()).then_some(t);
-                        }
-                    }
-                    if HIDDEN.contains(&name) {
-                        hidden_depth -= 1;
-                    } else if hidden_depth == 0 && BLOCKS.contains(&name) {
-                        text.line_break();
-                    }
+            Edge::Close(node) => {
+                if let Node::Element(el) = node.value() {
+                    walk.close(el);
                 }
             }
         }
     }
-    out.text_truncated = text.truncated;
-    out.text = text.finish();
-    out.links = links.items;
-    out.images = images.items;
+    walk.finish();
+}
+
+/// The state of one walk over a parsed document, filling `out`.
+struct HtmlWalk<'a> {
+    out: &'a mut Extracted,
+    base: Option<&'a Url>,
+    text: TextBuilder,
+    links: UrlSet,
+    images: UrlSet,
+    /// Open elements whose content is not visible ([`HIDDEN`]).
+    hidden_depth: usize,
+    /// Inside the first `<title>`.
+    in_title: usize,
+    title: String,
+}
+
+impl HtmlWalk<'_> {
+    fn open(&mut self, el: &scraper::node::Element) {
+        let name = el.name();
+        if name == "title" && self.out.title.is_none() {
+            self.in_title += 1;
+        }
+        match name {
+            "html" if self.out.html_lang.is_none() => {
+                self.out.html_lang = el.attr("lang").map(|l| l.trim().to_string());
+            }
+            "meta"
+                if self.out.meta_description.is_none()
+                    && el
+                        .attr("name")
+                        .is_some_and(|n| n.eq_ignore_ascii_case("description")) =>
+            {
+                self.out.meta_description = el.attr("content").map(|c| collapse(c.trim()));
+            }
+            _ => {}
+        }
+        if HIDDEN.contains(&name) {
+            self.hidden_depth += 1;
+        }
+        if self.hidden_depth > 0 {
+            return;
+        }
+        match name {
+            "a" | "area" => self.links.push(el.attr("href"), self.base),
+            "img" => self.images.push(el.attr("src"), self.base),
+            "br" => self.text.line_break(),
+            "td" | "th" => self.text.space(),
+            _ if BLOCKS.contains(&name) => self.text.line_break(),
+            _ => {}
+        }
+    }
+
+    fn text(&mut self, t: &str) {
+        if self.in_title > 0 {
+            let room = MAX_TITLE_BYTES.saturating_sub(self.title.len());
+            self.title.push_str(truncate(t, room).0);
+        } else if self.hidden_depth == 0 {
+            self.text.push(t);
+        }
+    }
+
+    fn close(&mut self, el: &scraper::node::Element) {
+        let name = el.name();
+        if name == "title" && self.in_title > 0 {
+            self.in_title -= 1;
+            if self.in_title == 0 {
+                let t = collapse(self.title.trim());
+                self.out.title = (!t.is_empty()).then_some(t);
+            }
+        }
+        if HIDDEN.contains(&name) {
+            self.hidden_depth -= 1;
+        } else if self.hidden_depth == 0 && BLOCKS.contains(&name) {
+            self.text.line_break();
+        }
+    }
+
+    fn finish(self) {
+        self.out.text_truncated = self.text.truncated;
+        self.out.text = self.text.finish();
+        self.out.links = self.links.items;
+        self.out.images = self.images.items;
+    }
 }
 
 /// The base for relative links: the document's first `<base href>`, resolved against the
 /// given URL, when it is http(s); else the given URL.
 fn document_base(doc: &Html, base: Option<&Url>) -> Option<Url> {
-    let selector = scraper::Selector::parse("base[href]").expect("static selector");
+    static SELECTOR: LazyLock<scraper::Selector> =
+        LazyLock::new(|| scraper::Selector::parse("base[href]").expect("static selector"));
     let href = doc
-        .select(&selector)
+        .select(&SELECTOR)
         .next()
         .and_then(|b| b.value().attr("href"));
     let doc_base = match (href, base) {
@@ -712,6 +742,14 @@ mod tests {
             sniff_kind(b"\x00\x01", Some("application/octet-stream")),
             ContentKind::Other
         );
+    }
+
+    #[test]
+    fn a_long_title_is_capped_and_stays_out_of_the_text() {
+        let html = format!("<body><title>{}</title><p>body", "t".repeat(10_000));
+        let e = extract(html.as_bytes(), Some("text/html"), None);
+        assert_eq!(e.title.map(|t| t.len()), Some(MAX_TITLE_BYTES));
+        assert_eq!(e.text, "body");
     }
 
     #[test]

@@ -73,6 +73,8 @@ pub struct Capture {
 #[derive(Debug, Clone)]
 pub struct Fetcher {
     policy: Arc<FetchPolicy>,
+    /// Sent with every request; built once, since the policy never changes.
+    headers: Arc<HeaderMap>,
 }
 
 const REDIRECT_STATUSES: [u16; 5] = [301, 302, 303, 307, 308];
@@ -81,8 +83,10 @@ impl Fetcher {
     /// Validates the policy; fails with `config` if it is unusable.
     pub fn new(policy: FetchPolicy) -> Result<Self, FetchError> {
         policy.validate()?;
+        let headers = request_headers(&policy.user_agent)?;
         Ok(Fetcher {
             policy: Arc::new(policy),
+            headers: Arc::new(headers),
         })
     }
 
@@ -110,10 +114,8 @@ impl Fetcher {
         let mut url = requested.clone();
         url.set_fragment(None);
         let mut hops: Vec<Hop> = Vec::new();
-        let mut visited: HashSet<String> = HashSet::new();
         loop {
             let hop = hops.len();
-            visited.insert(url.to_string());
             check_hop(&url, policy, hop)?;
             let addrs = self.resolve_vetted(&url, hop).await?;
             let resp = self.send(&url, hop, &addrs).await?;
@@ -133,7 +135,7 @@ impl Fetcher {
             });
             let Some(location) = location.filter(|_| REDIRECT_STATUSES.contains(&status)) else {
                 return self
-                    .capture(requested, url, hops, resp, remote, fetched_at, started)
+                    .capture(requested, hops, resp, fetched_at, started)
                     .await;
             };
             let mut next = url
@@ -146,7 +148,8 @@ impl Fetcher {
                     reason: e.to_string(),
                 })?;
             next.set_fragment(None);
-            if visited.contains(next.as_str()) {
+            // The chain is at most a few hops: the recorded ones are the visited set.
+            if hops.iter().any(|h| h.url == next.as_str()) {
                 return Err(FetchError::RedirectLoop {
                     at: Target::new(hop + 1, &next),
                 });
@@ -230,8 +233,7 @@ impl Fetcher {
             .connect_timeout(Duration::from_millis(policy.connect_timeout_ms))
             .read_timeout(Duration::from_millis(policy.read_timeout_ms))
             .pool_max_idle_per_host(0)
-            .user_agent(policy.user_agent.clone())
-            .default_headers(request_headers())
+            .default_headers((*self.headers).clone())
             .dns_resolver(Arc::new(PinnedResolver {
                 host,
                 addrs: addrs.to_vec(),
@@ -245,22 +247,28 @@ impl Fetcher {
             .map_err(|e| from_reqwest(e, at(), policy))
     }
 
-    /// Reads the final response's body under the cap, decodes it and hashes it.
-    #[allow(clippy::too_many_arguments)]
+    /// Reads the final response's body under the cap, decodes it and hashes it. The last of
+    /// `hops` is this response (its URL and peer are the capture's).
     async fn capture(
         &self,
         requested: &Url,
-        url: Url,
         hops: Vec<Hop>,
         mut resp: reqwest::Response,
-        remote: SocketAddr,
         fetched_at: DateTime<Utc>,
         started: Instant,
     ) -> Result<Capture, FetchError> {
         let policy = &*self.policy;
         let max = policy.max_body_bytes;
+        let last = hops
+            .last()
+            .expect("the final response is recorded as a hop");
+        let at = Target {
+            hop: hops.len() - 1,
+            url: last.url.clone(),
+        };
+        let remote_addr = last.remote_addr.clone();
         let too_large = |what| FetchError::TooLarge {
-            url: url.to_string(),
+            url: at.url.clone(),
             what,
             limit: max,
         };
@@ -293,65 +301,58 @@ impl Fetcher {
             return Err(too_large("declared Content-Length"));
         }
         let mut raw = BytesMut::new();
-        loop {
-            match resp.chunk().await {
-                Ok(Some(chunk)) => {
-                    if (raw.len() + chunk.len()) as u64 > max {
-                        return Err(too_large("body"));
-                    }
-                    raw.extend_from_slice(&chunk);
-                }
-                Ok(None) => break,
-                Err(e) => {
-                    return Err(from_reqwest(
-                        e,
-                        Target {
-                            hop: hops.len() - 1,
-                            url: url.to_string(),
-                        },
-                        policy,
-                    ))
-                }
+        while let Some(chunk) = resp
+            .chunk()
+            .await
+            .map_err(|e| from_reqwest(e, at.clone(), policy))?
+        {
+            if (raw.len() + chunk.len()) as u64 > max {
+                return Err(too_large("body"));
             }
+            raw.extend_from_slice(&chunk);
         }
         let raw = raw.freeze();
 
         // Inflating and hashing up to 10 MiB is CPU work: keep it off the async workers.
         let ratio = policy.max_decompression_ratio;
-        let raw_for_work = raw.clone();
         let worked = tokio::task::spawn_blocking(move || {
-            let body = if codings.is_empty() {
-                raw_for_work.clone()
+            let decoded = if codings.is_empty() {
+                None
             } else {
-                Bytes::from(decode_body(&raw_for_work, &codings, max, ratio)?)
+                Some(Bytes::from(decode_body(&raw, &codings, max, ratio)?))
             };
-            let digests = (
-                hex::encode(Sha256::digest(&body)),
-                hex::encode(Md5::digest(&body)),
-                hex::encode(Sha256::digest(&raw_for_work)),
-            );
-            Ok::<_, DecodeError>((body, digests))
+            let raw_sha256 = hex::encode(Sha256::digest(&raw));
+            // Without a content coding the body is the raw bytes: hash them once.
+            let (body, sha256) = match decoded {
+                None => (raw.clone(), raw_sha256.clone()),
+                Some(body) => {
+                    let sha256 = hex::encode(Sha256::digest(&body));
+                    (body, sha256)
+                }
+            };
+            let md5 = hex::encode(Md5::digest(&body));
+            Ok::<_, DecodeError>((raw, body, (sha256, md5, raw_sha256)))
         })
         .await
         .map_err(|e| FetchError::Decode {
-            url: url.to_string(),
+            url: at.url.clone(),
             reason: e.to_string(),
         })?;
-        let (body, (sha256, md5, raw_sha256)) = worked.map_err(|e| match e {
+        let (raw, body, (sha256, md5, raw_sha256)) = worked.map_err(|e| match e {
             DecodeError::TooLarge => too_large("decoded body"),
             DecodeError::Invalid(reason) => FetchError::Decode {
-                url: url.to_string(),
+                url: at.url.clone(),
                 reason,
             },
         })?;
 
         Ok(Capture {
             requested_url: requested.to_string(),
-            final_url: url.to_string(),
+            final_url: at.url.clone(),
             hops,
             status,
             http_version,
-            remote_addr: Some(remote.to_string()),
+            remote_addr,
             content_type,
             content_encoding,
             headers: header_list,
@@ -368,8 +369,12 @@ impl Fetcher {
     }
 }
 
-fn request_headers() -> HeaderMap {
+/// The headers of every request. The user agent was checked by [`FetchPolicy::validate`].
+fn request_headers(user_agent: &str) -> Result<HeaderMap, FetchError> {
+    let user_agent = HeaderValue::from_str(user_agent)
+        .map_err(|e| FetchError::Config(format!("fetch policy: user_agent: {e}")))?;
     let mut h = HeaderMap::new();
+    h.insert(header::USER_AGENT, user_agent);
     h.insert(
         header::ACCEPT,
         HeaderValue::from_static("text/html,application/xhtml+xml,text/plain;q=0.9,*/*;q=0.8"),
@@ -379,7 +384,7 @@ fn request_headers() -> HeaderMap {
         header::ACCEPT_ENCODING,
         HeaderValue::from_static("gzip, deflate"),
     );
-    h
+    Ok(h)
 }
 
 /// Checks, after connecting, that the peer is one of the vetted addresses and still passes the

@@ -1,7 +1,5 @@
 //! Charset choice and HTML extraction on bytes as servers send them.
 
-use std::time::{Duration, Instant};
-
 use encoding_rs::{WINDOWS_1251, WINDOWS_1256};
 use ingest::{extract, extract_with, ContentKind, ExtractLimits};
 use url::Url;
@@ -179,25 +177,22 @@ fn text_is_capped() {
     assert!(e.text.len() < 100);
 }
 
+/// The depth cap is what keeps this fast (about 0.1 s in release; unbounded, html5ever takes
+/// 17 s): the test checks that the cap applied, `benches/deep_html.rs` measures the time.
 #[test]
-fn deeply_nested_html_stays_fast() {
+fn deeply_nested_html_is_cut_at_the_depth_cap() {
     let html = format!(
         "{}<p>deep text</p>{}",
         "<div>".repeat(100_000),
         "</div>".repeat(100_000)
     );
-    let started = Instant::now();
     let e = extract(html.as_bytes(), Some("text/html"), None);
-    let took = started.elapsed();
     assert_eq!(e.text, "deep text");
     assert!(e.input_truncated);
-    // About 0.1 s in release; unbounded, html5ever takes 17 s.
-    assert!(took < Duration::from_secs(10), "took {took:?}");
 
     // Unclosed inline elements nest as deep.
     let html = format!("{}x", "<span><b><i>".repeat(40_000));
-    let started = Instant::now();
     let e = extract(html.as_bytes(), Some("text/html"), None);
     assert_eq!(e.text, "x");
-    assert!(started.elapsed() < Duration::from_secs(10));
+    assert!(e.input_truncated);
 }

@@ -7,7 +7,7 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::extract::{Path, Query};
 use axum::http::header::{CONTENT_ENCODING, CONTENT_TYPE, LOCATION};
@@ -186,6 +186,19 @@ async fn refused(policy: &FetchPolicy, url: &str) -> FetchError {
     }
 }
 
+/// Every one of `urls` is refused with the error kind `kind`.
+async fn all_refused<U: AsRef<str>>(
+    policy: &FetchPolicy,
+    kind: &str,
+    urls: impl IntoIterator<Item = U>,
+) {
+    for url in urls {
+        let url = url.as_ref();
+        let e = refused(policy, url).await;
+        assert_eq!(e.kind(), kind, "{url}: {e}");
+    }
+}
+
 #[tokio::test]
 async fn allowed_origin_fetches_and_records_digests() {
     let addr = origin().await;
@@ -248,7 +261,7 @@ async fn other_port_on_the_same_host_is_refused_before_connecting() {
 async fn odd_ipv4_notations_are_refused() {
     let addr = origin().await;
     let p = policy(&[addr]);
-    for url in [
+    let urls = [
         "http://2130706433/",
         "http://0x7f.1/",
         "http://0x7f000001/",
@@ -262,10 +275,8 @@ async fn odd_ipv4_notations_are_refused() {
         "http://169.254.169.254/latest/meta-data/",
         "http://100.100.100.200/",
         "http://10.0.0.1/",
-    ] {
-        let e = refused(&p, url).await;
-        assert_eq!(e.kind(), "blocked_address", "{url}: {e}");
-    }
+    ];
+    all_refused(&p, "blocked_address", urls).await;
     let e = refused(&p, "http://10.0.0.1/").await;
     assert_eq!(
         e.to_string(),
@@ -278,7 +289,7 @@ async fn ipv6_forms_embedding_ipv4_are_refused() {
     let addr = origin().await;
     let p = policy(&[addr]);
     let port = addr.port();
-    for url in [
+    let urls = [
         format!("http://[::ffff:127.0.0.1]:{port}/"),
         "http://[::ffff:7f00:1]/".into(),
         "http://[::127.0.0.1]/".into(),
@@ -290,23 +301,20 @@ async fn ipv6_forms_embedding_ipv4_are_refused() {
         "http://[::1]/".into(),
         "http://[::]/".into(),
         "http://[fd00:ec2::254]/".into(),
-    ] {
-        let e = refused(&p, &url).await;
-        assert_eq!(e.kind(), "blocked_address", "{url}: {e}");
-    }
+    ];
+    all_refused(&p, "blocked_address", urls).await;
 }
 
 #[tokio::test]
 async fn other_schemes_and_userinfo_are_refused() {
     let addr = origin().await;
     let p = policy(&[addr]);
-    for url in [
+    let urls = [
         "gopher://127.0.0.1:6379/_INFO",
         "file:///etc/passwd",
         "ftp://example.com/",
-    ] {
-        assert_eq!(refused(&p, url).await.kind(), "scheme", "{url}");
-    }
+    ];
+    all_refused(&p, "scheme", urls).await;
     let e = refused(&p, &format!("http://user:pass@{addr}/")).await;
     assert_eq!(e.kind(), "userinfo");
     assert_eq!(refused(&p, "http://example.com:22/").await.kind(), "port");
@@ -336,9 +344,8 @@ async fn redirects_are_checked_at_every_hop() {
         "{e}"
     );
 
-    for to in ["gopher://127.0.0.1:6379/_x", "file:///etc/passwd"] {
-        assert_eq!(refused(&p, &via(to)).await.kind(), "scheme", "{to}");
-    }
+    let urls = ["gopher://127.0.0.1:6379/_x", "file:///etc/passwd"].map(via);
+    all_refused(&p, "scheme", urls).await;
     assert_eq!(
         refused(&p, &via("http://u:p@example.com/")).await.kind(),
         "userinfo"
@@ -496,11 +503,21 @@ async fn slow_servers_time_out() {
     .await;
     let mut p = policy(&[slow]);
     p.read_timeout_ms = 300;
-    let started = Instant::now();
     let e = refused(&p, &format!("http://{slow}/")).await;
     assert_eq!(e.kind(), "timeout", "{e}");
     assert!(!e.is_policy_refusal());
-    assert!(started.elapsed() < Duration::from_secs(5));
+    // The read timeout fired, not the 10 s total deadline: which one, not how fast.
+    assert!(
+        matches!(
+            e,
+            FetchError::Timeout {
+                what: "response data",
+                ms: 300,
+                ..
+            }
+        ),
+        "{e}"
+    );
 
     // A body trickling one byte at a time: each read is quick, the total deadline is not.
     let (trickle, _) = raw_origin(|mut s| async move {
@@ -517,10 +534,19 @@ async fn slow_servers_time_out() {
     .await;
     let mut p = policy(&[trickle]);
     p.total_timeout_ms = 700;
-    let started = Instant::now();
     let e = refused(&p, &format!("http://{trickle}/")).await;
     assert_eq!(e.kind(), "timeout", "{e}");
-    assert!(started.elapsed() < Duration::from_secs(5));
+    assert!(
+        matches!(
+            e,
+            FetchError::Timeout {
+                what: "complete response",
+                ms: 700,
+                ..
+            }
+        ),
+        "{e}"
+    );
 }
 
 #[tokio::test]
@@ -556,8 +582,8 @@ async fn connection_failures_are_external() {
     assert_eq!(e.kind(), "connect", "{e}");
 }
 
-#[tokio::test]
-async fn invalid_policies_are_config_errors() {
+#[test]
+fn invalid_policies_are_config_errors() {
     let p = FetchPolicy {
         max_body_bytes: 0,
         ..FetchPolicy::default()
