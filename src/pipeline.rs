@@ -169,7 +169,7 @@ impl Pipeline {
                 reason_kind: Some(kind),
                 reason,
                 ..
-            }) if status == "failed" && is_final_refusal(&kind) => {
+            }) if status == "failed" && ingest::POLICY_REFUSAL_KINDS.contains(&kind.as_str()) => {
                 // A policy refusal does not change on a second try: report it again, do not refetch.
                 self.fail(
                     r,
@@ -425,14 +425,6 @@ impl Pipeline {
             .observe(t.elapsed().as_secs_f64());
         Ok(decision)
     }
-}
-
-/// Kinds of failure that another attempt cannot change.
-fn is_final_refusal(kind: &str) -> bool {
-    matches!(
-        kind,
-        "scheme" | "port" | "userinfo" | "blocked_address" | "redirect_limit" | "too_large"
-    )
 }
 
 /// Every state a decision sends the case to: the targets' and the copies'.

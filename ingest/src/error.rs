@@ -74,6 +74,17 @@ pub enum FetchError {
     Config(String),
 }
 
+/// The `error.kind`s of a refusal by the fetch policy (CLI exit 3). Another attempt cannot
+/// change them, so a stored refusal is final.
+pub const POLICY_REFUSAL_KINDS: [&str; 6] = [
+    "scheme",
+    "port",
+    "userinfo",
+    "blocked_address",
+    "redirect_limit",
+    "too_large",
+];
+
 impl FetchError {
     /// The `error.kind` of CONTRACTS.md. `config` is for an invalid [`crate::FetchPolicy`]
     /// (the CLI maps it to exit 2).
@@ -100,15 +111,6 @@ impl FetchError {
     /// the failure is external (exit 4) and may be retried with backoff — except `invalid_url`
     /// and `config`, which are the caller's to fix.
     pub fn is_policy_refusal(&self) -> bool {
-        matches!(
-            self,
-            FetchError::Scheme { .. }
-                | FetchError::Port { .. }
-                | FetchError::Userinfo { .. }
-                | FetchError::BlockedAddress { .. }
-                | FetchError::RedirectLimit { .. }
-                | FetchError::RedirectLoop { .. }
-                | FetchError::TooLarge { .. }
-        )
+        POLICY_REFUSAL_KINDS.contains(&self.kind())
     }
 }

@@ -29,7 +29,7 @@ mod parse;
 mod policy;
 
 pub use addr::{blocked_reason, check_url, is_blocked_ip, parse_target};
-pub use error::{FetchError, Target};
+pub use error::{FetchError, Target, POLICY_REFUSAL_KINDS};
 pub use extract::{extract, extract_with, ContentKind, ExtractLimits, Extracted};
 pub use fetch::{Capture, Fetcher, Hop};
 pub use policy::{FetchPolicy, DEFAULT_MAX_BODY_BYTES};
