@@ -7,10 +7,31 @@ use shared::{
     normalize_jurisdiction, Category, DcResult, Decision, DomesticKind, Dropped, DualCriminality,
     Path, PlatformInfo, ReviewItem, RouteCase, Target,
 };
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
 pub(crate) fn route(pack: &Pack, case: &RouteCase) -> Decision {
     Run::new(pack, case).run()
+}
+
+/// A target with only the fields every path has; the caller sets the rest.
+fn target(
+    path: Path,
+    jurisdiction: &str,
+    categories: Vec<Category>,
+    reasons: Vec<String>,
+) -> Target {
+    Target {
+        path,
+        jurisdiction: jurisdiction.to_string(),
+        addressee: None,
+        framework: None,
+        categories,
+        deadline: None,
+        copy_to: None,
+        kind: None,
+        reasons,
+    }
 }
 
 /// Where the content lives, as far as the case tells: the requested state of a cross-border
@@ -33,11 +54,13 @@ struct Run<'a> {
 
 impl<'a> Run<'a> {
     fn new(pack: &'a Pack, case: &'a RouteCase) -> Self {
-        let cats: BTreeSet<Category> = case.categories.iter().copied().collect();
+        let mut cats = case.categories.clone();
+        cats.sort_unstable();
+        cats.dedup();
         Run {
             pack,
             case,
-            cats: cats.into_iter().collect(),
+            cats,
             d: Decision {
                 case_id: case.case_id.clone(),
                 rules_version: pack.rules_version.clone(),
@@ -52,14 +75,6 @@ impl<'a> Run<'a> {
     }
 
     // ---------------------------------------------------------------- helpers
-
-    fn status(&self, code: &str, c: Category) -> Status {
-        self.pack
-            .jurisdictions
-            .get(code)
-            .and_then(|j| j.cells.get(&c))
-            .map_or(Status::U, |cell| cell.status)
-    }
 
     /// "ES recruitment_solicitation: Código Penal art. 577 [C, unverified]" — the statute and
     /// how sure we are of it, quoted wherever a decision rests on a cell.
@@ -87,20 +102,6 @@ impl<'a> Run<'a> {
         s
     }
 
-    fn rule(&self, c: Category) -> CategoryRule {
-        // The loader refuses a pack without all twelve rules.
-        self.pack.categories[&c]
-    }
-
-    fn frameworks(&self, kind: FrameworkKind) -> impl Iterator<Item = &'a Framework> + 'a {
-        let pack = self.pack;
-        pack.by_kind
-            .get(&kind_key(kind))
-            .into_iter()
-            .flatten()
-            .filter_map(move |id| pack.frameworks.get(id))
-    }
-
     fn because(&mut self, c: Category, reason: String) {
         self.why.entry(c).or_default().push(reason);
     }
@@ -113,18 +114,18 @@ impl<'a> Run<'a> {
         self.d.dropped.push(Dropped { category, reason });
     }
 
-    fn no_action(&mut self, jurisdiction: String, reasons: Vec<String>) {
-        self.d.targets.push(Target {
-            path: Path::NoAction,
-            jurisdiction,
-            addressee: None,
-            framework: None,
-            categories: self.cats.clone(),
-            deadline: None,
-            copy_to: None,
-            kind: None,
-            reasons,
-        });
+    fn no_action(&mut self, jurisdiction: &str, reasons: Vec<String>) {
+        let t = target(Path::NoAction, jurisdiction, self.cats.clone(), reasons);
+        self.d.targets.push(t);
+    }
+
+    /// Nothing can be acted on, for one reason: every category is dropped with it.
+    fn drop_all(mut self, jurisdiction: &str, reason: String) -> Decision {
+        for c in self.cats.clone() {
+            self.drop_(c, reason.clone());
+        }
+        self.no_action(jurisdiction, vec![reason]);
+        self.d
     }
 
     fn note(&mut self, note: String) {
@@ -145,25 +146,22 @@ impl<'a> Run<'a> {
         c
     }
 
-    /// The platform of the case, given in full or by id, with its state codes normalised.
-    fn platform(&mut self) -> Option<PlatformInfo> {
+    /// The platform of the case, given in full or by id, with its state codes normalised. One
+    /// from the pack is borrowed as it is: the loader normalised its codes.
+    fn platform(&mut self) -> Option<Cow<'a, PlatformInfo>> {
         let host = &self.case.host;
-        let mut p = if let Some(p) = &host.platform {
-            p.clone()
-        } else if let Some(id) = &host.platform_id {
-            match self.pack.platforms.get(id) {
-                Some(p) => p.info.clone(),
-                None => {
-                    self.review(
-                        None,
-                        format!("platform {id:?} is not in the data pack: establish its main establishment, legal representative and policy"),
-                    );
-                    return None;
-                }
+        let Some(given) = &host.platform else {
+            let id = host.platform_id.as_ref()?;
+            let found = self.pack.platforms.get(id).map(Cow::Borrowed);
+            if found.is_none() {
+                self.review(
+                    None,
+                    format!("platform {id:?} is not in the data pack: establish its main establishment, legal representative and policy"),
+                );
             }
-        } else {
-            return None;
+            return found;
         };
+        let mut p = given.clone();
         p.main_establishment =
             self.state(p.main_establishment.as_ref(), "platform main_establishment");
         p.legal_representative = self.state(
@@ -175,21 +173,18 @@ impl<'a> Run<'a> {
             .iter()
             .filter_map(|c| normalize_jurisdiction(c))
             .collect();
-        Some(p)
+        Some(Cow::Owned(p))
     }
 
     /// Host precedence: platform main establishment > legal representative > hoster country >
     /// server country. `None` when the case names none of them.
     fn host_state(&mut self, platform: Option<&PlatformInfo>) -> Option<HostState> {
-        let hoster = self
-            .case
-            .host
-            .hoster
-            .as_ref()
-            .and_then(|h| h.country.clone());
-        let server = self.case.host.server_country.clone();
-        let hoster = self.state(hoster.as_ref(), "hoster country");
-        let server = self.state(server.as_ref(), "server_country");
+        let host = &self.case.host;
+        let hoster = self.state(
+            host.hoster.as_ref().and_then(|h| h.country.as_ref()),
+            "hoster country",
+        );
+        let server = self.state(host.server_country.as_ref(), "server_country");
         let candidates = [
             (
                 platform.and_then(|p| p.main_establishment.clone()),
@@ -220,9 +215,9 @@ impl<'a> Run<'a> {
     // ---------------------------------------------------------------- the steps
 
     fn run(mut self) -> Decision {
-        let raw = self.case.referring.jurisdiction.trim().to_string();
-        let r_code = normalize_jurisdiction(&raw);
-        let r_label = r_code.clone().unwrap_or_else(|| raw.clone());
+        let raw = self.case.referring.jurisdiction.trim();
+        let r_code = normalize_jurisdiction(raw);
+        let r_label = r_code.as_deref().unwrap_or(raw);
 
         if self.cats.is_empty() {
             self.no_action(r_label, vec!["the case names no offence category".into()]);
@@ -232,47 +227,40 @@ impl<'a> Run<'a> {
         // 1. Purpose exemption.
         if self.case.flags.purpose_exempt {
             let reason = format!("purpose exempt: {}", self.pack.purpose_exemption);
-            for c in self.cats.clone() {
-                self.drop_(c, reason.clone());
-            }
-            self.no_action(r_label, vec![reason]);
-            return self.d;
+            return self.drop_all(r_label, reason);
         }
 
         // 2. Only what the referring state criminalises.
-        let r = match r_code.filter(|c| self.pack.jurisdictions.contains_key(c)) {
-            Some(r) => r,
+        let r = match r_code.as_deref() {
+            Some(r) if self.pack.jurisdictions.contains_key(r) => r.to_string(),
+            Some(c) => {
+                let reason = format!(
+                    "referring state {c} is not in the data pack ({}): its law is unknown, so no category can be acted on",
+                    self.pack.rules_version
+                );
+                return self.drop_all(r_label, reason);
+            }
             None => {
-                let reason = match normalize_jurisdiction(&raw) {
-                    None => format!("referring jurisdiction {raw:?} is not a two-letter state code"),
-                    Some(c) => format!(
-                        "referring state {c} is not in the data pack ({}): its law is unknown, so no category can be acted on",
-                        self.pack.rules_version
-                    ),
-                };
-                for c in self.cats.clone() {
-                    self.drop_(c, reason.clone());
-                }
-                self.no_action(r_label, vec![reason]);
-                return self.d;
+                let reason =
+                    format!("referring jurisdiction {raw:?} is not a two-letter state code");
+                return self.drop_all(r_label, reason);
             }
         };
         let mut actionable = Vec::new();
         for c in self.cats.clone() {
-            let cite = self.cite(&r, c);
-            match self.status(&r, c) {
+            match self.pack.status(&r, c) {
                 Status::C => actionable.push(c),
                 Status::P => self.review(
                     Some(c),
-                    format!("partial in the referring state ({cite}): a human must confirm the extra element before any action"),
+                    format!("partial in the referring state ({}): a human must confirm the extra element before any action", self.cite(&r, c)),
                 ),
-                Status::N => self.drop_(c, format!("not an offence in the referring state ({cite})")),
-                Status::U => self.drop_(c, format!("unknown in the referring state, treated as not an offence ({cite})")),
+                Status::N => self.drop_(c, format!("not an offence in the referring state ({})", self.cite(&r, c))),
+                Status::U => self.drop_(c, format!("unknown in the referring state, treated as not an offence ({})", self.cite(&r, c))),
             }
         }
         if actionable.is_empty() {
             self.no_action(
-                r.clone(),
+                &r,
                 vec![format!(
                     "no category is an offence (C) in {r}; see review and dropped"
                 )],
@@ -281,19 +269,14 @@ impl<'a> Run<'a> {
         }
 
         let platform = self.platform();
-        let host = self.host_state(platform.as_ref());
+        let platform = platform.as_deref();
+        let host = self.host_state(platform);
         let mut handled: BTreeSet<Category> = BTreeSet::new();
 
-        self.removal_order(&r, platform.as_ref(), &actionable, &mut handled);
-        self.domestic(
-            &r,
-            platform.as_ref(),
-            host.as_ref(),
-            &actionable,
-            &mut handled,
-        );
+        self.removal_order(&r, platform, &actionable, &mut handled);
+        self.domestic(&r, platform, host.as_ref(), &actionable, &mut handled);
         self.cross_border(&r, host.as_ref(), &actionable);
-        self.referral(&r, platform.as_ref(), host.as_ref(), &actionable, &handled);
+        self.referral(&r, platform, host.as_ref(), &actionable, &handled);
 
         // Nothing leaves without a trace.
         for c in self.cats.clone() {
@@ -317,7 +300,7 @@ impl<'a> Run<'a> {
             if reasons.is_empty() {
                 reasons.push("no path applies; see review, dual_criminality and dropped".into());
             }
-            self.no_action(r, reasons);
+            self.no_action(&r, reasons);
         }
         self.d
     }
@@ -331,54 +314,44 @@ impl<'a> Run<'a> {
         actionable: &[Category],
         handled: &mut BTreeSet<Category>,
     ) {
-        let Some(fw) = self
+        let pack = self.pack;
+        let Some(fw) = pack
             .frameworks(FrameworkKind::RemovalOrder)
             .find(|f| f.is_party(r))
         else {
             return;
         };
-        let agency = self.pack.jurisdictions[r].agency.clone();
-        let Some(p) = platform else {
-            for &c in actionable {
-                self.because(
-                    c,
-                    format!(
-                        "no platform identified, so no removal order under {}",
-                        fw.name
-                    ),
-                );
-            }
-            return;
+        let agency = &pack.jurisdictions[r].agency;
+        // Why no order can be issued at all, if so: the same reason for every category.
+        let p = match platform {
+            None => Err(format!(
+                "no platform identified, so no removal order under {}",
+                fw.name
+            )),
+            Some(p) if !p.offers_services_in_eu => Err(format!(
+                "{} does not offer services in the Union: no removal order under {}",
+                p.id, fw.name
+            )),
+            Some(_) if !agency.issues_removal_orders => Err(format!(
+                "{} may not issue removal orders under {}",
+                agency.name, fw.name
+            )),
+            Some(p) => Ok(p),
         };
-        if !p.offers_services_in_eu {
-            for &c in actionable {
-                self.because(
-                    c,
-                    format!(
-                        "{} does not offer services in the Union: no removal order under {}",
-                        p.id, fw.name
-                    ),
-                );
+        let p = match p {
+            Ok(p) => p,
+            Err(why) => {
+                for &c in actionable {
+                    self.because(c, why.clone());
+                }
+                return;
             }
-            return;
-        }
-        if !agency.issues_removal_orders {
-            for &c in actionable {
-                self.because(
-                    c,
-                    format!(
-                        "{} may not issue removal orders under {}",
-                        agency.name, fw.name
-                    ),
-                );
-            }
-            return;
-        }
+        };
         let flags = &self.case.flags;
         let mut eligible = Vec::new();
         let mut lines = Vec::new();
         for &c in actionable {
-            let rule = self.rule(c);
+            let rule = pack.rule(c);
             let (ok, why) = match rule.tco {
                 _ if rule.user_conduct => (false, "user conduct, never a removal ground"),
                 Eligibility::Yes => (true, "eligible"),
@@ -402,12 +375,12 @@ impl<'a> Run<'a> {
         // representative there; neither → every party has jurisdiction (data: no_home_note).
         let home = p
             .main_establishment
-            .clone()
+            .as_deref()
             .filter(|m| fw.is_party(m))
             .map(|m| (m, "main establishment"))
             .or_else(|| {
                 p.legal_representative
-                    .clone()
+                    .as_deref()
                     .filter(|l| fw.is_party(l))
                     .map(|l| (l, "legal representative"))
             });
@@ -416,8 +389,8 @@ impl<'a> Run<'a> {
             fw.name, agency.name, p.id
         )];
         reasons.extend(lines);
-        let copy_basis = fw.copy_basis.clone().unwrap_or_else(|| fw.name.clone());
-        let copy_to = match &home {
+        let copy_basis = &fw.copy_basis;
+        let copy_to = match home {
             Some((h, factor)) if h != r => {
                 let within = fw
                     .scrutiny
@@ -425,7 +398,7 @@ impl<'a> Run<'a> {
                     .map(|s| format!(" within {s}"))
                     .unwrap_or_default();
                 reasons.push(format!("{factor} of {} is in {h}, not the issuing state: copy to {h} under {copy_basis}; {h} may scrutinise the order{within}", p.id));
-                Some(h.clone())
+                Some(h.to_string())
             }
             Some((_, factor)) => {
                 reasons.push(format!(
@@ -443,7 +416,7 @@ impl<'a> Run<'a> {
             }
         };
         for &c in &eligible {
-            let other = match &home {
+            let other = match home {
                 Some((h, _)) if h != r => self.cite(h, c),
                 Some(_) => "host state is the issuing state".to_string(),
                 None => "no host state designated".to_string(),
@@ -451,25 +424,19 @@ impl<'a> Run<'a> {
             let basis = format!("{}; {other}; {}: {}", self.cite(r, c), fw.name, fw.dc_basis);
             self.d.dual_criminality.push(DualCriminality {
                 category: c,
-                requested: home
-                    .as_ref()
-                    .map_or_else(|| r.to_string(), |(h, _)| h.clone()),
+                requested: home.map_or(r, |(h, _)| h).to_string(),
                 result: DcResult::NotRequired,
                 basis,
             });
         }
+        handled.extend(&eligible);
         self.d.targets.push(Target {
-            path: Path::RemovalOrder,
-            jurisdiction: r.to_string(),
             addressee: Some(p.id.clone()),
             framework: Some(fw.id.clone()),
-            categories: eligible.clone(),
             deadline: fw.deadline.clone(),
             copy_to,
-            kind: None,
-            reasons,
+            ..target(Path::RemovalOrder, r, eligible, reasons)
         });
-        handled.extend(eligible);
     }
 
     /// Step 4: the referring state acts itself — on a host at home or a platform with a local
@@ -482,71 +449,70 @@ impl<'a> Run<'a> {
         actionable: &[Category],
         handled: &mut BTreeSet<Category>,
     ) {
-        let rj = &self.pack.jurisdictions[r];
-        let open: Vec<Category> = actionable
+        let pack = self.pack;
+        let (user, content): (Vec<Category>, Vec<Category>) = actionable
             .iter()
-            .copied()
             .filter(|c| !handled.contains(c))
-            .collect();
-        let (user, content): (Vec<Category>, Vec<Category>) =
-            open.iter().partition(|c| self.rule(**c).user_conduct);
-        let at_home = host.filter(|h| h.code == r);
-        let local = platform.filter(|p| p.local_presence.iter().any(|c| c == r));
-        if at_home.is_some() || local.is_some() {
-            let via = match (at_home, local) {
-                (Some(h), _) => format!("content hosted in {r} ({})", h.factor),
-                (None, Some(p)) => format!("{} has a local presence in {r}", p.id),
-                (None, None) => unreachable!("checked above"),
-            };
-            let addressee = self.addressee(platform, host).map(|(who, _)| who);
-            if !content.is_empty() {
-                let (kind, power) = if rj.domestic_removal_power {
-                    (
-                        DomesticKind::Removal,
-                        format!("{r} may order removal under its own law"),
-                    )
-                } else {
-                    (DomesticKind::EvidenceOnly, format!("{r} has no domestic removal power: its legal process covers evidence only"))
-                };
-                let mut reasons = vec![via.clone(), power];
-                reasons.extend(content.iter().map(|&c| self.cite(r, c)));
-                self.d.targets.push(Target {
-                    path: Path::Domestic,
-                    jurisdiction: r.to_string(),
-                    addressee: addressee.clone(),
-                    framework: None,
-                    categories: content.clone(),
-                    deadline: None,
-                    copy_to: None,
-                    kind: Some(kind),
-                    reasons,
-                });
-                // Only an order to remove settles a category; evidence leaves it open.
-                if kind == DomesticKind::Removal {
-                    handled.extend(content.iter().copied());
+            .partition(|&&c| pack.rule(c).user_conduct);
+        let via = match (host, platform) {
+            (Some(h), _) if h.code == r => format!("content hosted in {r} ({})", h.factor),
+            (_, Some(p)) if p.local_presence.iter().any(|c| c == r) => {
+                format!("{} has a local presence in {r}", p.id)
+            }
+            _ => {
+                for &c in &user {
+                    self.because(c, format!("{c} is user conduct: investigation or evidence only, and neither the host nor a local presence is in {r}"));
                 }
+                self.access_blocking(r, host, content);
+                return;
             }
-            if !user.is_empty() {
-                let mut reasons = vec![via, "user conduct: grounds an investigation of users, never a removal or a referral".into()];
-                reasons.extend(user.iter().map(|&c| self.cite(r, c)));
-                self.d.targets.push(Target {
-                    path: Path::Domestic,
-                    jurisdiction: r.to_string(),
-                    addressee,
-                    framework: None,
-                    categories: user,
-                    deadline: None,
-                    copy_to: None,
-                    kind: Some(DomesticKind::Investigation),
-                    reasons,
-                });
+        };
+        let addressee = self.addressee(platform, host).map(|(who, _)| who);
+        if !content.is_empty() {
+            let (kind, power) = if pack.jurisdictions[r].domestic_removal_power {
+                (
+                    DomesticKind::Removal,
+                    format!("{r} may order removal under its own law"),
+                )
+            } else {
+                (
+                    DomesticKind::EvidenceOnly,
+                    format!(
+                        "{r} has no domestic removal power: its legal process covers evidence only"
+                    ),
+                )
+            };
+            // Only an order to remove settles a category; evidence leaves it open.
+            if kind == DomesticKind::Removal {
+                handled.extend(&content);
             }
-            return;
+            let mut reasons = vec![via.clone(), power];
+            reasons.extend(content.iter().map(|&c| self.cite(r, c)));
+            self.d.targets.push(Target {
+                addressee: addressee.clone(),
+                kind: Some(kind),
+                ..target(Path::Domestic, r, content, reasons)
+            });
         }
-        for &c in &user {
-            self.because(c, format!("{c} is user conduct: investigation or evidence only, and neither the host nor a local presence is in {r}"));
+        if !user.is_empty() {
+            let mut reasons = vec![
+                via,
+                "user conduct: grounds an investigation of users, never a removal or a referral"
+                    .into(),
+            ];
+            reasons.extend(user.iter().map(|&c| self.cite(r, c)));
+            self.d.targets.push(Target {
+                addressee,
+                kind: Some(DomesticKind::Investigation),
+                ..target(Path::Domestic, r, user, reasons)
+            });
         }
-        let Some(b) = rj.domestic_blocking.clone() else {
+    }
+
+    /// Step 4, content hosted elsewhere: block access under the referring state's own law.
+    fn access_blocking(&mut self, r: &str, host: Option<&HostState>, content: Vec<Category>) {
+        let pack = self.pack;
+        let Some(b) = &pack.jurisdictions[r].domestic_blocking else {
             for &c in &content {
                 self.because(c, format!("{r} cannot act domestically: the host is not in {r}, no local presence, no access-blocking law"));
             }
@@ -574,15 +540,8 @@ impl<'a> Run<'a> {
         )];
         reasons.extend(block.iter().map(|&c| self.cite(r, c)));
         self.d.targets.push(Target {
-            path: Path::Domestic,
-            jurisdiction: r.to_string(),
-            addressee: None,
-            framework: None,
-            categories: block,
-            deadline: None,
-            copy_to: None,
             kind: Some(DomesticKind::AccessBlocking),
-            reasons,
+            ..target(Path::Domestic, r, block, reasons)
         });
     }
 
@@ -618,17 +577,18 @@ impl<'a> Run<'a> {
         if h.code == r {
             return; // hosted at home: the domestic step covers it
         }
-        let hcode = h.code.clone();
-        let Some(fw) = self
+        let pack = self.pack;
+        let hcode = h.code.as_str();
+        let Some(fw) = pack
             .frameworks(FrameworkKind::Mla)
-            .find(|f| f.links(r, &hcode))
+            .find(|f| f.links(r, hcode))
         else {
             for &c in actionable {
                 self.review(Some(c), format!("no cooperation framework links {r} and {hcode}: a human must choose a channel"));
             }
             return;
         };
-        let hj = self.pack.jurisdictions.get(&hcode);
+        let hj = pack.jurisdictions.get(hcode);
         if hj.is_none() {
             self.note(format!(
                 "host state {hcode} is not in the data pack: every category counts as U there"
@@ -641,8 +601,8 @@ impl<'a> Run<'a> {
         };
         let mut passed = Vec::new();
         for &c in actionable {
-            let hs = self.status(&hcode, c);
-            let political = self.rule(c).political_risk && !fw.covers.contains(&c);
+            let hs = pack.status(hcode, c);
+            let political = pack.rule(c).political_risk && !fw.covers.contains(&c);
             let (result, mut why) = if political {
                 if hs == Status::C {
                     (DcResult::Review, format!("political-offence risk: {} does not cover {c}; {hcode} criminalises it, so a human decides", fw.name))
@@ -687,8 +647,8 @@ impl<'a> Run<'a> {
             }
             if result == DcResult::Pass {
                 // Treaties where both states gave up the political-offence exception for c.
-                for hf in self.frameworks(FrameworkKind::Harmonisation) {
-                    if hf.links(r, &hcode) && hf.excludes_political_offence_for.contains(&c) {
+                for hf in pack.frameworks(FrameworkKind::Harmonisation) {
+                    if hf.links(r, hcode) && hf.excludes_political_offence_for.contains(&c) {
                         let t = hf
                             .political_offence_refusal
                             .clone()
@@ -700,7 +660,7 @@ impl<'a> Run<'a> {
             let basis = format!(
                 "{}; {}; {} ({rule_text}): {}; {why}",
                 self.cite(r, c),
-                self.cite(&hcode, c),
+                self.cite(hcode, c),
                 fw.name,
                 fw.dc_basis
             );
@@ -715,7 +675,7 @@ impl<'a> Run<'a> {
             }
             self.d.dual_criminality.push(DualCriminality {
                 category: c,
-                requested: hcode.clone(),
+                requested: hcode.to_string(),
                 result,
                 basis,
             });
@@ -727,15 +687,9 @@ impl<'a> Run<'a> {
             )];
             reasons.extend(passed.iter().map(|&c| self.cite(r, c)));
             self.d.targets.push(Target {
-                path: Path::MlaRequest,
-                jurisdiction: hcode.clone(),
                 addressee: hj.map(|j| j.agency.id.clone()),
                 framework: Some(fw.id.clone()),
-                categories: passed,
-                deadline: None,
-                copy_to: None,
-                kind: None,
-                reasons,
+                ..target(Path::MlaRequest, hcode, passed, reasons)
             });
         }
         if self.case.want_evidence {
@@ -753,13 +707,16 @@ impl<'a> Run<'a> {
 
     /// Who receives a voluntary referral: the platform, or for a self-hosted site the hoster's
     /// abuse desk. Returns the addressee label and the categories its policy covers.
-    fn addressee(
+    fn addressee<'p>(
         &self,
-        platform: Option<&PlatformInfo>,
+        platform: Option<&'p PlatformInfo>,
         host: Option<&HostState>,
-    ) -> Option<(String, Vec<Category>)> {
+    ) -> Option<(String, &'p [Category])>
+    where
+        'a: 'p,
+    {
         if let Some(p) = platform {
-            return Some((p.id.clone(), p.policy_covers.clone()));
+            return Some((p.id.clone(), &p.policy_covers));
         }
         let h = self.case.host.hoster.as_ref()?;
         let label = match (&h.id, host) {
@@ -767,7 +724,7 @@ impl<'a> Run<'a> {
             (None, Some(hs)) => format!("hoster in {}", hs.code),
             (None, None) => "hoster".to_string(),
         };
-        Some((label, h.policy_covers.clone()))
+        Some((label, &h.policy_covers))
     }
 
     /// Step 6: voluntary referral to the addressee's terms of service for what is still open.
@@ -779,7 +736,8 @@ impl<'a> Run<'a> {
         actionable: &[Category],
         handled: &BTreeSet<Category>,
     ) {
-        let Some(fw) = self
+        let pack = self.pack;
+        let Some(fw) = pack
             .frameworks(FrameworkKind::PlatformReferral)
             .find(|f| f.is_party(r))
         else {
@@ -788,7 +746,7 @@ impl<'a> Run<'a> {
         let open: Vec<Category> = actionable
             .iter()
             .copied()
-            .filter(|c| !handled.contains(c) && !self.rule(*c).user_conduct)
+            .filter(|&c| !handled.contains(&c) && !pack.rule(c).user_conduct)
             .collect();
         if open.is_empty() {
             return;
@@ -817,15 +775,9 @@ impl<'a> Run<'a> {
         ];
         reasons.extend(refer.iter().map(|&c| self.cite(r, c)));
         self.d.targets.push(Target {
-            path: Path::PlatformReferral,
-            jurisdiction: r.to_string(),
             addressee: Some(who),
             framework: Some(fw.id.clone()),
-            categories: refer,
-            deadline: None,
-            copy_to: None,
-            kind: None,
-            reasons,
+            ..target(Path::PlatformReferral, r, refer, reasons)
         });
     }
 }

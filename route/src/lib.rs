@@ -71,7 +71,7 @@ impl RulePack {
 
     /// A platform of the pack by id.
     pub fn platform(&self, id: &str) -> Option<PlatformInfo> {
-        self.inner.platforms.get(id).map(|p| p.info.clone())
+        self.inner.platforms.get(id).cloned()
     }
 
     /// The platform a host name belongs to: one of its domains exactly, or a subdomain of one
@@ -111,19 +111,18 @@ impl RulePack {
 
     /// A state's cell for a category; `None` if the state or the cell is missing (= U).
     pub fn cell(&self, jurisdiction: &str, category: Category) -> Option<&Cell> {
-        let c = normalize_jurisdiction(jurisdiction)?;
-        self.inner.jurisdictions.get(&c)?.cells.get(&category)
+        self.inner
+            .cell(&normalize_jurisdiction(jurisdiction)?, category)
     }
 
     /// A state's status for a category; `U` when unknown.
     pub fn status(&self, jurisdiction: &str, category: Category) -> Status {
-        self.cell(jurisdiction, category)
-            .map_or(Status::U, |c| c.status)
+        normalize_jurisdiction(jurisdiction).map_or(Status::U, |c| self.inner.status(&c, category))
     }
 
     /// How a category is treated (removal-order eligibility, user conduct, political risk).
     pub fn category(&self, category: Category) -> CategoryRule {
-        self.inner.categories[&category]
+        self.inner.rule(category)
     }
 }
 

@@ -210,6 +210,12 @@ fn in_file_order<V>(
     v
 }
 
+/// A framework's parties and counterpart as normalised codes, each with its span.
+struct FwParties {
+    universal: bool,
+    mentions: Vec<(String, Range<usize>)>,
+}
+
 /// Reads and checks every file. Returns the pack when there is no error.
 pub(crate) fn analyse(dir: &Path) -> (Option<Pack>, Vec<Finding>) {
     let mut sink = Sink::default();
@@ -261,9 +267,12 @@ pub(crate) fn analyse(dir: &Path) -> (Option<Pack>, Vec<Finding>) {
 
     // Codes first, so frameworks and platforms can be checked against them.
     let mut jur_codes: BTreeMap<String, Range<usize>> = BTreeMap::new();
+    // The states with a valid code, in file order, so later passes need not parse codes again.
+    let mut jur_entries = Vec::new();
     if let Some((src, j)) = &jur_f {
-        for (key, _) in in_file_order(&j.jurisdictions) {
+        for (key, jur) in in_file_order(&j.jurisdictions) {
             if let Some(c) = code(src, &mut sink, key, "jurisdiction code") {
+                jur_entries.push((c.clone(), key, jur));
                 if jur_codes.insert(c.clone(), key.span()).is_some() {
                     sink.err(
                         src,
@@ -278,7 +287,7 @@ pub(crate) fn analyse(dir: &Path) -> (Option<Pack>, Vec<Finding>) {
     // frameworks.toml
     let mut frameworks = BTreeMap::new();
     // Party lists as normalised codes, to check that jurisdictions list their frameworks back.
-    let mut fw_parties: BTreeMap<String, (BTreeSet<String>, bool)> = BTreeMap::new();
+    let mut fw_parties: BTreeMap<String, FwParties> = BTreeMap::new();
     if let Some((src, f)) = &fw_f {
         for (key, fw) in in_file_order(&f.frameworks) {
             let id = key.get_ref();
@@ -292,8 +301,10 @@ pub(crate) fn analyse(dir: &Path) -> (Option<Pack>, Vec<Finding>) {
                 );
             }
             let mut parties = BTreeSet::new();
+            let mut mentions = Vec::new();
             for p in &raw.parties {
                 if let Some(c) = code(src, &mut sink, p, "party") {
+                    mentions.push((c.clone(), p.span()));
                     if jur_f.is_some() && !jur_codes.contains_key(&c) {
                         sink.err(
                             src,
@@ -308,6 +319,7 @@ pub(crate) fn analyse(dir: &Path) -> (Option<Pack>, Vec<Finding>) {
             }
             let counterpart = raw.counterpart.as_ref().and_then(|cp| {
                 let c = code(src, &mut sink, cp, "counterpart")?;
+                mentions.push((c.clone(), cp.span()));
                 if jur_f.is_some() && !jur_codes.contains_key(&c) {
                     sink.err(
                         src,
@@ -389,10 +401,10 @@ pub(crate) fn analyse(dir: &Path) -> (Option<Pack>, Vec<Finding>) {
             }
             fw_parties.insert(
                 id.clone(),
-                (
-                    parties.iter().cloned().chain(counterpart.clone()).collect(),
-                    raw.universal,
-                ),
+                FwParties {
+                    universal: raw.universal,
+                    mentions,
+                },
             );
             frameworks.insert(
                 id.clone(),
@@ -416,7 +428,7 @@ pub(crate) fn analyse(dir: &Path) -> (Option<Pack>, Vec<Finding>) {
                     preservation: raw.preservation.clone(),
                     deadline: raw.deadline.as_ref().map(|d| d.get_ref().clone()),
                     scrutiny: raw.scrutiny.as_ref().map(|d| d.get_ref().clone()),
-                    copy_basis: raw.copy_basis.clone(),
+                    copy_basis: raw.copy_basis.clone().unwrap_or_else(|| raw.name.clone()),
                     no_home_note: raw.no_home_note.clone(),
                 },
             );
@@ -424,12 +436,14 @@ pub(crate) fn analyse(dir: &Path) -> (Option<Pack>, Vec<Finding>) {
     }
 
     // jurisdictions.toml
+    let removal_party = |c: &str| {
+        frameworks
+            .values()
+            .any(|f: &Framework| f.kind == FrameworkKind::RemovalOrder && f.is_party(c))
+    };
     let mut jurisdictions = BTreeMap::new();
-    if let Some((src, j)) = &jur_f {
-        for (key, jur) in in_file_order(&j.jurisdictions) {
-            let Some(c) = normalize_jurisdiction(key.get_ref()) else {
-                continue;
-            };
+    if let Some((src, _)) = &jur_f {
+        for (c, key, jur) in jur_entries {
             let raw = jur.get_ref();
             let jspan = Some(key.span());
             let mut listed = BTreeSet::new();
@@ -441,7 +455,7 @@ pub(crate) fn analyse(dir: &Path) -> (Option<Pack>, Vec<Finding>) {
                 }
                 match fw_parties.get(id) {
                     None => sink.err(src, Some(fw.span()), format!("{c}: unknown framework {id:?} (not in {FRAMEWORKS_FILE})")),
-                    Some((parties, universal)) if !universal && !parties.contains(&c) => sink.err(
+                    Some(fp) if !fp.universal && !fp.mentions.iter().any(|(p, _)| *p == c) => sink.err(
                         src,
                         Some(fw.span()),
                         format!("{c} lists framework {id}, but {id} does not list {c} among its parties"),
@@ -450,36 +464,23 @@ pub(crate) fn analyse(dir: &Path) -> (Option<Pack>, Vec<Finding>) {
                 }
             }
             // The other direction: a framework naming a state that does not list it back.
-            if let Some((fsrc, f)) = &fw_f {
-                for (fkey, fw) in &f.frameworks {
-                    let mentioned = fw
-                        .get_ref()
-                        .parties
-                        .iter()
-                        .chain(fw.get_ref().counterpart.iter());
-                    for p in mentioned {
-                        if normalize_jurisdiction(p.get_ref()).as_deref() == Some(&c)
-                            && !listed.contains(fkey.get_ref())
-                        {
+            if let Some((fsrc, _)) = &fw_f {
+                for (id, fp) in &fw_parties {
+                    for (_, span) in fp.mentions.iter().filter(|(p, _)| *p == c) {
+                        if !listed.contains(id) {
                             sink.err(
                                 fsrc,
-                                Some(p.span()),
-                                format!("{} lists {c} as a party, but {c} does not list {} in its frameworks", fkey.get_ref(), fkey.get_ref()),
+                                Some(span.clone()),
+                                format!("{id} lists {c} as a party, but {c} does not list {id} in its frameworks"),
                             );
                         }
                     }
                 }
             }
-            if raw.agency.issues_removal_orders
-                && !frameworks
-                    .values()
-                    .any(|f: &Framework| f.kind == FrameworkKind::RemovalOrder && f.is_party(&c))
-            {
+            let removal_party = removal_party(&c);
+            if raw.agency.issues_removal_orders && !removal_party {
                 sink.warn(src, jspan.clone(), format!("{c}: agency may issue removal orders but {c} is party to no removal_order framework"));
             }
-            let removal_party = frameworks
-                .values()
-                .any(|f: &Framework| f.kind == FrameworkKind::RemovalOrder && f.is_party(&c));
             if raw.eu != removal_party {
                 sink.warn(
                     src,
@@ -624,14 +625,7 @@ pub(crate) fn analyse(dir: &Path) -> (Option<Pack>, Vec<Finding>) {
                 .iter()
                 .filter_map(|s| state(s, "local_presence", &mut sink))
                 .collect();
-            let in_union = |c: &Option<String>| {
-                c.as_ref().is_some_and(|c| {
-                    frameworks
-                        .values()
-                        .any(|f| f.kind == FrameworkKind::RemovalOrder && f.is_party(c))
-                })
-            };
-            if rep.is_some() && in_union(&main) {
+            if rep.is_some() && main.as_deref().is_some_and(removal_party) {
                 sink.warn(src, Some(key.span()), format!("{id}: a legal representative is for providers with no establishment in the Union; the main establishment wins"));
             }
             for cat in &raw.policy_covers {
@@ -641,15 +635,13 @@ pub(crate) fn analyse(dir: &Path) -> (Option<Pack>, Vec<Finding>) {
             }
             platforms.insert(
                 id.clone(),
-                Platform {
-                    info: PlatformInfo {
-                        id: id.clone(),
-                        main_establishment: main,
-                        legal_representative: rep,
-                        offers_services_in_eu: raw.offers_services_in_eu,
-                        local_presence: local,
-                        policy_covers: raw.policy_covers.clone(),
-                    },
+                PlatformInfo {
+                    id: id.clone(),
+                    main_establishment: main,
+                    legal_representative: rep,
+                    offers_services_in_eu: raw.offers_services_in_eu,
+                    local_presence: local,
+                    policy_covers: raw.policy_covers.clone(),
                 },
             );
         }
@@ -665,20 +657,9 @@ pub(crate) fn analyse(dir: &Path) -> (Option<Pack>, Vec<Finding>) {
     else {
         return (None, sink.findings);
     };
-    let mut by_kind: BTreeMap<u8, Vec<(u32, String)>> = BTreeMap::new();
-    for f in frameworks.values() {
-        by_kind
-            .entry(kind_key(f.kind))
-            .or_default()
-            .push((f.preference, f.id.clone()));
-    }
-    let by_kind = by_kind
-        .into_iter()
-        .map(|(k, mut v)| {
-            v.sort();
-            (k, v.into_iter().map(|(_, id)| id).collect())
-        })
-        .collect();
+    // By id already; a stable sort on preference keeps the id order among equals.
+    let mut frameworks: Vec<Framework> = frameworks.into_values().collect();
+    frameworks.sort_by_key(|f| f.preference);
     let pack = Pack {
         rules_version: pf.rules_version.into_inner(),
         last_reviewed: pf.last_reviewed.into_inner(),
@@ -686,7 +667,6 @@ pub(crate) fn analyse(dir: &Path) -> (Option<Pack>, Vec<Finding>) {
         categories,
         jurisdictions,
         frameworks,
-        by_kind,
         platforms,
         domains,
     };

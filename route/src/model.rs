@@ -2,7 +2,7 @@
 //! checker can point at a line) and the compiled, validated model the engine reads.
 
 use serde::Deserialize;
-use shared::Category;
+use shared::{Category, PlatformInfo};
 use std::collections::{BTreeMap, BTreeSet};
 use toml::Spanned;
 
@@ -94,9 +94,10 @@ pub enum AgencyKind {
 }
 
 // ------------------------------------------------------------------ files as written
+//
+// Fields a reviewer reads but the engine does not (`owner`, `note`, …) are still declared, so
+// that `deny_unknown_fields` catches misspellings; hence the `allow(dead_code)` below.
 
-/// Fields a reviewer reads but the engine does not (`owner`, `note`, …) are still declared, so
-/// that `deny_unknown_fields` catches misspellings.
 #[allow(dead_code)]
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -121,8 +122,6 @@ pub(crate) struct JurisdictionsFile {
     pub jurisdictions: BTreeMap<Spanned<String>, Spanned<JurisdictionRaw>>,
 }
 
-/// Fields a reviewer reads but the engine does not (`owner`, `note`, …) are still declared, so
-/// that `deny_unknown_fields` catches misspellings.
 #[allow(dead_code)]
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -145,8 +144,6 @@ pub(crate) struct JurisdictionRaw {
     pub note: Option<String>,
 }
 
-/// Fields a reviewer reads but the engine does not (`owner`, `note`, …) are still declared, so
-/// that `deny_unknown_fields` catches misspellings.
 #[allow(dead_code)]
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -194,8 +191,6 @@ pub(crate) struct FrameworksFile {
     pub frameworks: BTreeMap<Spanned<String>, Spanned<FrameworkRaw>>,
 }
 
-/// Fields a reviewer reads but the engine does not (`owner`, `note`, …) are still declared, so
-/// that `deny_unknown_fields` catches misspellings.
 #[allow(dead_code)]
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -242,8 +237,6 @@ pub(crate) struct PlatformsFile {
     pub platforms: BTreeMap<Spanned<String>, Spanned<PlatformRaw>>,
 }
 
-/// Fields a reviewer reads but the engine does not (`owner`, `note`, …) are still declared, so
-/// that `deny_unknown_fields` catches misspellings.
 #[allow(dead_code)]
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -277,13 +270,34 @@ pub(crate) struct Pack {
     pub purpose_exemption: String,
     pub categories: BTreeMap<Category, CategoryRule>,
     pub jurisdictions: BTreeMap<String, Jurisdiction>,
-    pub frameworks: BTreeMap<String, Framework>,
-    /// Framework ids by kind, in order of preference (then id), so "the first shared framework"
-    /// is a scan, not a sort, per case.
-    pub by_kind: BTreeMap<u8, Vec<String>>,
-    pub platforms: BTreeMap<String, Platform>,
+    /// Every framework, in order of preference (then id), so "the first shared framework of a
+    /// kind" is a scan, not a sort or a lookup, per case.
+    pub frameworks: Vec<Framework>,
+    /// Platforms by id, their state codes already normalised.
+    pub platforms: BTreeMap<String, PlatformInfo>,
     /// Lower-cased domain → platform id.
     pub domains: BTreeMap<String, String>,
+}
+
+impl Pack {
+    /// A state's cell for a category; `None` if the state or the cell is missing (= U).
+    pub fn cell(&self, code: &str, c: Category) -> Option<&Cell> {
+        self.jurisdictions.get(code)?.cells.get(&c)
+    }
+
+    pub fn status(&self, code: &str, c: Category) -> Status {
+        self.cell(code, c).map_or(Status::U, |cell| cell.status)
+    }
+
+    pub fn rule(&self, c: Category) -> CategoryRule {
+        // The loader refuses a pack without all twelve rules.
+        self.categories[&c]
+    }
+
+    /// The frameworks of one kind, in order of preference.
+    pub fn frameworks(&self, kind: FrameworkKind) -> impl Iterator<Item = &Framework> {
+        self.frameworks.iter().filter(move |f| f.kind == kind)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -324,7 +338,8 @@ pub(crate) struct Framework {
     pub preservation: Option<String>,
     pub deadline: Option<String>,
     pub scrutiny: Option<String>,
-    pub copy_basis: Option<String>,
+    /// Quoted for the copy of a removal order; the framework's name when the data gives none.
+    pub copy_basis: String,
     pub no_home_note: Option<String>,
 }
 
@@ -346,18 +361,4 @@ impl Framework {
             None => self.parties.contains(a) && self.parties.contains(b),
         }
     }
-}
-
-pub(crate) fn kind_key(kind: FrameworkKind) -> u8 {
-    match kind {
-        FrameworkKind::RemovalOrder => 0,
-        FrameworkKind::Mla => 1,
-        FrameworkKind::PlatformReferral => 2,
-        FrameworkKind::Harmonisation => 3,
-    }
-}
-
-#[derive(Debug, Clone)]
-pub(crate) struct Platform {
-    pub info: shared::PlatformInfo,
 }

@@ -4,6 +4,7 @@
 mod common;
 
 use route::{Finding, RulePack, Severity};
+use shared::lists::line_of;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -43,10 +44,29 @@ fn edit(dir: &Path, file: &str, from: &str, to: &str, marker: &str) -> usize {
     );
     let text = text.replacen(from, to, 1);
     std::fs::write(&path, &text).unwrap();
+    line_at(&text, marker)
+}
+
+/// Appends `block` to `file`; returns the 1-based line where `marker` then occurs.
+fn append(dir: &Path, file: &str, block: &str, marker: &str) -> usize {
+    let path = dir.join(file);
+    let mut text = std::fs::read_to_string(&path).unwrap();
+    text.push_str(block);
+    std::fs::write(&path, &text).unwrap();
+    line_at(&text, marker)
+}
+
+/// The 1-based line where `marker` first occurs in `text`.
+fn line_at(text: &str, marker: &str) -> usize {
     let at = text
         .find(marker)
-        .unwrap_or_else(|| panic!("marker {marker:?} not in edited {file}"));
-    text[..at].matches('\n').count() + 1
+        .unwrap_or_else(|| panic!("marker {marker:?} not in the file"));
+    line_of(text, at)
+}
+
+/// A state table with only the required fields.
+fn minimal_state(code: &str) -> String {
+    format!("\n[jurisdictions.{code}]\nname = \"x\"\neu = false\nagency = {{ id = \"x\", name = \"x\", kind = \"iru\" }}\ndomestic_removal_power = false\n")
 }
 
 /// The pack is refused, and one of the errors is in `file` at `line` and mentions `needle`.
@@ -205,10 +225,7 @@ fn party_that_does_not_list_the_framework_back() {
         "mlat_tr_us",
     );
     let text = std::fs::read_to_string(dir.join("frameworks.toml")).unwrap();
-    let at = text
-        .find(r#"parties = ["US", "GB", "FR", "DE", "ES", "TR"]"#)
-        .unwrap();
-    let line = text[..at].matches('\n').count() + 1;
+    let line = line_at(&text, r#"parties = ["US", "GB", "FR", "DE", "ES", "TR"]"#);
     assert_refused(
         &dir,
         "frameworks.toml",
@@ -220,15 +237,12 @@ fn party_that_does_not_list_the_framework_back() {
 #[test]
 fn jurisdiction_code_not_two_letters() {
     let dir = copy_pack();
-    let block = "\n[jurisdictions.FRA]\nname = \"x\"\neu = false\nagency = { id = \"x\", name = \"x\", kind = \"iru\" }\ndomestic_removal_power = false\n";
-    let path = dir.join("jurisdictions.toml");
-    let mut text = std::fs::read_to_string(&path).unwrap();
-    text.push_str(block);
-    std::fs::write(&path, &text).unwrap();
-    let line = text[..text.find("[jurisdictions.FRA]").unwrap()]
-        .matches('\n')
-        .count()
-        + 1;
+    let line = append(
+        &dir,
+        "jurisdictions.toml",
+        &minimal_state("FRA"),
+        "[jurisdictions.FRA]",
+    );
     assert_refused(
         &dir,
         "jurisdictions.toml",
@@ -240,14 +254,12 @@ fn jurisdiction_code_not_two_letters() {
 #[test]
 fn uk_and_gb_are_the_same_state() {
     let dir = copy_pack();
-    let path = dir.join("jurisdictions.toml");
-    let mut text = std::fs::read_to_string(&path).unwrap();
-    text.push_str("\n[jurisdictions.UK]\nname = \"x\"\neu = false\nagency = { id = \"x\", name = \"x\", kind = \"iru\" }\ndomestic_removal_power = false\n");
-    std::fs::write(&path, &text).unwrap();
-    let line = text[..text.find("[jurisdictions.UK]").unwrap()]
-        .matches('\n')
-        .count()
-        + 1;
+    let line = append(
+        &dir,
+        "jurisdictions.toml",
+        &minimal_state("UK"),
+        "[jurisdictions.UK]",
+    );
     assert_refused(&dir, "jurisdictions.toml", Some(line), "defined twice");
 }
 
