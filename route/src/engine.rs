@@ -1,17 +1,47 @@
 //! The seven steps of ROUTING.md over the compiled pack. No state, framework or platform is
 //! named here: every role (removal order, request, referral), order of preference,
-//! dual-criminality rule and covered category comes from the data.
+//! dual-criminality rule, covered category, clock and bloc comes from the data.
+//!
+//! One [`Run`] per case: the case's host facts become ranked host candidates, then each step
+//! adds targets, dual-criminality results, review items and notes to the [`Decision`]. When
+//! asked to explain, the run also writes a trace (one [`Step`] per routing step, in words for a
+//! legal reviewer); without it no trace text is built, which keeps routing fast.
 
+use crate::clock::IsoDuration;
 use crate::model::*;
 use shared::{
-    normalize_jurisdiction, Category, DcResult, Decision, DomesticKind, Dropped, DualCriminality,
-    Path, PlatformInfo, ReviewItem, RouteCase, Target,
+    normalize_jurisdiction, Category, ClockKind, Confidence, DcResult, Decision, DomesticKind,
+    Dropped, DualCriminality, HostCandidate, HostFactor, LegalClock, Path, PlatformInfo,
+    ReviewItem, RouteCase, Target,
 };
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
+/// One step of the trace: a title and what was found, line by line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step {
+    pub title: String,
+    pub lines: Vec<String>,
+}
+
 pub(crate) fn route(pack: &Pack, case: &RouteCase) -> Decision {
-    Run::new(pack, case).run()
+    Run::new(pack, case, false).run().0
+}
+
+pub(crate) fn explain(pack: &Pack, case: &RouteCase) -> (Decision, Vec<Step>) {
+    Run::new(pack, case, true).run()
+}
+
+/// Adds a line to the current trace step; the text is only built when tracing.
+macro_rules! trace {
+    ($run:expr, $($arg:tt)*) => {
+        if $run.trace.is_some() {
+            let line = format!($($arg)*);
+            if let Some(s) = $run.trace.as_mut().and_then(|t| t.last_mut()) {
+                s.lines.push(line);
+            }
+        }
+    };
 }
 
 /// A target with only the fields every path has; the caller sets the rest.
@@ -38,7 +68,21 @@ fn target(
 /// request and the test for "hosted at home".
 struct HostState {
     code: String,
-    factor: &'static str,
+    factor: HostFactor,
+    confidence: Confidence,
+}
+
+impl HostState {
+    fn describe(&self) -> &'static str {
+        match self.factor {
+            HostFactor::MainEstablishment => "main establishment of the platform",
+            HostFactor::LegalRepresentative => "legal representative of the platform",
+            HostFactor::Hoster => "country of the hoster",
+            HostFactor::ServerIp => "server location",
+            HostFactor::Registrar => "country of the registrar",
+            HostFactor::Cctld => "country-code top-level domain",
+        }
+    }
 }
 
 struct Run<'a> {
@@ -50,10 +94,11 @@ struct Run<'a> {
     /// Why a category has not reached a target yet, step by step; becomes the `dropped` reason
     /// if it never does.
     why: BTreeMap<Category, Vec<String>>,
+    trace: Option<Vec<Step>>,
 }
 
 impl<'a> Run<'a> {
-    fn new(pack: &'a Pack, case: &'a RouteCase) -> Self {
+    fn new(pack: &'a Pack, case: &'a RouteCase, explain: bool) -> Self {
         let mut cats = case.categories.clone();
         cats.sort_unstable();
         cats.dedup();
@@ -64,17 +109,30 @@ impl<'a> Run<'a> {
             d: Decision {
                 case_id: case.case_id.clone(),
                 rules_version: pack.rules_version.clone(),
+                last_reviewed: pack.last_reviewed.clone(),
+                host_candidates: Vec::new(),
                 targets: Vec::new(),
                 dual_criminality: Vec::new(),
                 review: Vec::new(),
                 dropped: Vec::new(),
                 notes: Vec::new(),
+                clocks: Vec::new(),
             },
             why: BTreeMap::new(),
+            trace: explain.then(Vec::new),
         }
     }
 
     // ---------------------------------------------------------------- helpers
+
+    fn step(&mut self, title: &str) {
+        if let Some(t) = &mut self.trace {
+            t.push(Step {
+                title: title.to_string(),
+                lines: Vec::new(),
+            });
+        }
+    }
 
     /// "ES recruitment_solicitation: Código Penal art. 577 [C, unverified]" — the statute and
     /// how sure we are of it, quoted wherever a decision rests on a cell.
@@ -103,14 +161,25 @@ impl<'a> Run<'a> {
     }
 
     fn because(&mut self, c: Category, reason: String) {
+        trace!(self, "{c}: {reason}");
         self.why.entry(c).or_default().push(reason);
     }
 
-    fn review(&mut self, category: Option<Category>, reason: String) {
-        self.d.review.push(ReviewItem { category, reason });
+    fn review(&mut self, category: Option<Category>, decide: String, reason: String) {
+        trace!(
+            self,
+            "REVIEW{}: {decide}",
+            category.map(|c| format!(" {c}")).unwrap_or_default()
+        );
+        self.d.review.push(ReviewItem {
+            category,
+            decide,
+            reason,
+        });
     }
 
     fn drop_(&mut self, category: Category, reason: String) {
+        trace!(self, "{category}: dropped: {reason}");
         self.d.dropped.push(Dropped { category, reason });
     }
 
@@ -120,16 +189,49 @@ impl<'a> Run<'a> {
     }
 
     /// Nothing can be acted on, for one reason: every category is dropped with it.
-    fn drop_all(mut self, jurisdiction: &str, reason: String) -> Decision {
+    fn drop_all(mut self, jurisdiction: &str, reason: String) -> (Decision, Vec<Step>) {
         for c in self.cats.clone() {
             self.drop_(c, reason.clone());
         }
         self.no_action(jurisdiction, vec![reason]);
-        self.d
+        self.finish()
+    }
+
+    fn finish(mut self) -> (Decision, Vec<Step>) {
+        if self.trace.is_some() {
+            self.step("Result");
+            for t in self.d.targets.clone() {
+                let mut line = format!("{} {}", t.path.as_str(), t.jurisdiction);
+                if let Some(k) = t.kind {
+                    line.push_str(&format!(" ({})", serde_kind(k)));
+                }
+                if let Some(f) = &t.framework {
+                    line.push_str(&format!(" under {f}"));
+                }
+                if let Some(a) = &t.addressee {
+                    line.push_str(&format!(" to {a}"));
+                }
+                if let Some(cp) = &t.copy_to {
+                    line.push_str(&format!(", copy to {cp}"));
+                }
+                if t.path != Path::NoAction {
+                    let cats: Vec<&str> = t.categories.iter().map(|c| c.as_str()).collect();
+                    line.push_str(&format!(": {}", cats.join(", ")));
+                }
+                trace!(self, "{line}");
+            }
+            if self.d.review.is_empty() {
+                trace!(self, "nothing for a human to decide");
+            } else {
+                trace!(self, "{} item(s) for human review", self.d.review.len());
+            }
+        }
+        (self.d, self.trace.unwrap_or_default())
     }
 
     fn note(&mut self, note: String) {
         if !self.d.notes.contains(&note) {
+            trace!(self, "note: {note}");
             self.d.notes.push(note);
         }
     }
@@ -154,10 +256,7 @@ impl<'a> Run<'a> {
             let id = host.platform_id.as_ref()?;
             let found = self.pack.platforms.get(id).map(Cow::Borrowed);
             if found.is_none() {
-                self.review(
-                    None,
-                    format!("platform {id:?} is not in the data pack: establish its main establishment, legal representative and policy"),
-                );
+                trace!(self, "platform {id:?} is not in the data pack");
             }
             return found;
         };
@@ -173,33 +272,100 @@ impl<'a> Run<'a> {
             .iter()
             .filter_map(|c| normalize_jurisdiction(c))
             .collect();
+        p.service_areas = p
+            .service_areas
+            .iter()
+            .filter_map(|c| normalize_jurisdiction(c))
+            .collect();
         Some(Cow::Owned(p))
     }
 
-    /// Host precedence: platform main establishment > legal representative > hoster country >
-    /// server country. `None` when the case names none of them.
-    fn host_state(&mut self, platform: Option<&PlatformInfo>) -> Option<HostState> {
+    /// Every host candidate: those the case brings, plus those its platform, hoster and server
+    /// country imply, ranked by factor (research note section 4), then confidence.
+    fn candidates(&mut self, platform: Option<&PlatformInfo>) -> Vec<HostCandidate> {
         let host = &self.case.host;
-        let hoster = self.state(
+        let mut out: Vec<HostCandidate> = Vec::with_capacity(host.candidates.len() + 3);
+        for c in &host.candidates {
+            let mut c = c.clone();
+            if let Some(j) = &c.jurisdiction {
+                c.jurisdiction = self.state(Some(j), "host candidate");
+            }
+            out.push(c);
+        }
+        let add = |out: &mut Vec<HostCandidate>,
+                   j: Option<String>,
+                   factor: HostFactor,
+                   confidence: Confidence,
+                   source: String| {
+            if let Some(j) = j {
+                if !out
+                    .iter()
+                    .any(|c| c.factor == factor && c.jurisdiction.as_deref() == Some(&j))
+                {
+                    out.push(HostCandidate {
+                        jurisdiction: Some(j),
+                        factor,
+                        confidence,
+                        cdn: false,
+                        source,
+                    });
+                }
+            }
+        };
+        if let Some(p) = platform {
+            add(
+                &mut out,
+                p.main_establishment.clone(),
+                HostFactor::MainEstablishment,
+                Confidence::High,
+                format!("platform {}", p.id),
+            );
+            add(
+                &mut out,
+                p.legal_representative.clone(),
+                HostFactor::LegalRepresentative,
+                Confidence::High,
+                format!("platform {}", p.id),
+            );
+        }
+        let hoster_country = self.state(
             host.hoster.as_ref().and_then(|h| h.country.as_ref()),
             "hoster country",
         );
+        let hoster_id = host
+            .hoster
+            .as_ref()
+            .and_then(|h| h.id.clone())
+            .unwrap_or_else(|| "hoster".into());
+        add(
+            &mut out,
+            hoster_country,
+            HostFactor::Hoster,
+            Confidence::Medium,
+            format!("{hoster_id} (case)"),
+        );
         let server = self.state(host.server_country.as_ref(), "server_country");
-        let candidates = [
-            (
-                platform.and_then(|p| p.main_establishment.clone()),
-                "main establishment of the platform",
-            ),
-            (
-                platform.and_then(|p| p.legal_representative.clone()),
-                "legal representative of the platform",
-            ),
-            (hoster, "country of the hoster"),
-            (server, "server location"),
-        ];
-        candidates
-            .into_iter()
-            .find_map(|(c, factor)| c.map(|code| HostState { code, factor }))
+        add(
+            &mut out,
+            server,
+            HostFactor::ServerIp,
+            Confidence::Medium,
+            "server_country (case)".into(),
+        );
+        out.sort_by_key(|c| (c.factor, c.confidence));
+        out
+    }
+
+    /// The first candidate that names a state and is not a CDN.
+    fn host_state(cands: &[HostCandidate]) -> Option<HostState> {
+        cands.iter().find_map(|c| match (&c.jurisdiction, c.cdn) {
+            (Some(j), false) => Some(HostState {
+                code: j.clone(),
+                factor: c.factor,
+                confidence: c.confidence,
+            }),
+            _ => None,
+        })
     }
 
     fn placed(&self, c: Category) -> bool {
@@ -212,25 +378,86 @@ impl<'a> Run<'a> {
             || self.d.dropped.iter().any(|r| r.category == c)
     }
 
+    fn is_bloc(&self, code: &str) -> bool {
+        self.pack.jurisdictions.get(code).is_some_and(|j| j.bloc)
+    }
+
     // ---------------------------------------------------------------- the steps
 
-    fn run(mut self) -> Decision {
+    fn run(mut self) -> (Decision, Vec<Step>) {
         let raw = self.case.referring.jurisdiction.trim();
         let r_code = normalize_jurisdiction(raw);
         let r_label = r_code.as_deref().unwrap_or(raw);
 
+        self.step("Case");
+        trace!(
+            self,
+            "case {} referred by {} ({}), rules {} last reviewed {}",
+            self.case.case_id,
+            r_label,
+            self.case.referring.agency,
+            self.pack.rules_version,
+            self.pack.last_reviewed
+        );
+        trace!(
+            self,
+            "categories: {}",
+            if self.cats.is_empty() {
+                "none".to_string()
+            } else {
+                self.cats
+                    .iter()
+                    .map(|c| c.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            }
+        );
+
+        let platform = self.platform();
+        let platform = platform.as_deref();
+        self.step("Host determination");
+        let cands = self.candidates(platform);
+        let host = Self::host_state(&cands);
+        if self.trace.is_some() {
+            if cands.is_empty() {
+                trace!(
+                    self,
+                    "no host facts: no platform, hoster, server or domain information"
+                );
+            }
+            for c in &cands {
+                trace!(
+                    self,
+                    "{} {} ({} confidence{}): {}",
+                    c.factor.as_str(),
+                    c.jurisdiction.as_deref().unwrap_or("?"),
+                    c.confidence.as_str(),
+                    if c.cdn { ", CDN: never the host" } else { "" },
+                    c.source
+                );
+            }
+            match &host {
+                Some(h) => trace!(self, "host state: {} ({})", h.code, h.describe()),
+                None => trace!(self, "host state: unknown"),
+            }
+        }
+        self.d.host_candidates = cands;
+
         if self.cats.is_empty() {
             self.no_action(r_label, vec!["the case names no offence category".into()]);
-            return self.d;
+            return self.finish();
         }
 
         // 1. Purpose exemption.
+        self.step("1. Purpose exemption");
         if self.case.flags.purpose_exempt {
             let reason = format!("purpose exempt: {}", self.pack.purpose_exemption);
             return self.drop_all(r_label, reason);
         }
+        trace!(self, "not claimed");
 
         // 2. Only what the referring state criminalises.
+        self.step("2. The referring state's own law");
         let r = match r_code.as_deref() {
             Some(r) if self.pack.jurisdictions.contains_key(r) => r.to_string(),
             Some(c) => {
@@ -249,13 +476,41 @@ impl<'a> Run<'a> {
         let mut actionable = Vec::new();
         for c in self.cats.clone() {
             match self.pack.status(&r, c) {
-                Status::C => actionable.push(c),
-                Status::P => self.review(
-                    Some(c),
-                    format!("partial in the referring state ({}): a human must confirm the extra element before any action", self.cite(&r, c)),
+                Status::C => {
+                    trace!(self, "{c}: actionable ({})", self.cite(&r, c));
+                    actionable.push(c)
+                }
+                Status::P => {
+                    let cond = self
+                        .pack
+                        .cell(&r, c)
+                        .and_then(|x| x.condition.clone())
+                        .unwrap_or_else(|| "the extra element".into());
+                    self.review(
+                        Some(c),
+                        format!(
+                            "Is the extra element met in {r}: {cond}? If so, act on {c} by hand."
+                        ),
+                        format!(
+                            "partial in the referring state ({}): never acted on automatically",
+                            self.cite(&r, c)
+                        ),
+                    )
+                }
+                Status::N => self.drop_(
+                    c,
+                    format!(
+                        "not an offence in the referring state ({})",
+                        self.cite(&r, c)
+                    ),
                 ),
-                Status::N => self.drop_(c, format!("not an offence in the referring state ({})", self.cite(&r, c))),
-                Status::U => self.drop_(c, format!("unknown in the referring state, treated as not an offence ({})", self.cite(&r, c))),
+                Status::U => self.drop_(
+                    c,
+                    format!(
+                        "unknown in the referring state, treated as not an offence ({})",
+                        self.cite(&r, c)
+                    ),
+                ),
             }
         }
         if actionable.is_empty() {
@@ -265,20 +520,30 @@ impl<'a> Run<'a> {
                     "no category is an offence (C) in {r}; see review and dropped"
                 )],
             );
-            return self.d;
+            return self.finish();
         }
 
-        let platform = self.platform();
-        let platform = platform.as_deref();
-        let host = self.host_state(platform);
+        // Only worth a human's time once something can be acted on.
+        if let (None, Some(id)) = (platform, &self.case.host.platform_id) {
+            self.review(
+                None,
+                format!("Where is platform {id:?} established, does it offer services in a removal-order area, and what does its policy cover?"),
+                format!("platform {id:?} is not in the data pack: add it to platforms.toml or give it in full in the case"),
+            );
+        }
+        self.cdn_review(host.as_ref());
         let mut handled: BTreeSet<Category> = BTreeSet::new();
-
+        self.step("3. Removal order");
         self.removal_order(&r, platform, &actionable, &mut handled);
+        self.step("4. Domestic action");
         self.domestic(&r, platform, host.as_ref(), &actionable, &mut handled);
+        self.step("5. Cross-border request");
         self.cross_border(&r, host.as_ref(), &actionable);
+        self.step("6. Voluntary referral");
         self.referral(&r, platform, host.as_ref(), &actionable, &handled);
 
         // Nothing leaves without a trace.
+        self.step("7. Accounting");
         for c in self.cats.clone() {
             if !self.placed(c) {
                 let reason = match self.why.get(&c) {
@@ -288,8 +553,6 @@ impl<'a> Run<'a> {
                 self.drop_(c, reason);
             }
         }
-
-        // 7. No target at all.
         if self.d.targets.is_empty() {
             let mut reasons: Vec<String> = Vec::new();
             for w in self.why.values().flatten() {
@@ -300,9 +563,52 @@ impl<'a> Run<'a> {
             if reasons.is_empty() {
                 reasons.push("no path applies; see review, dual_criminality and dropped".into());
             }
+            trace!(self, "no target: no action");
             self.no_action(&r, reasons);
+        } else {
+            trace!(self, "every category is in a target, a dual-criminality result, a review item or dropped with a reason");
         }
-        self.d
+        self.finish()
+    }
+
+    /// A CDN address hides the origin: say so, unless a better factor names the host.
+    fn cdn_review(&mut self, host: Option<&HostState>) {
+        let Some(cdn) = self.d.host_candidates.iter().find(|c| c.cdn) else {
+            return;
+        };
+        let source = cdn.source.clone();
+        self.step("Content-delivery network");
+        let weak = host.is_none_or(|h| h.confidence == Confidence::Low);
+        if weak {
+            self.review(
+                None,
+                "Where is the origin server behind the CDN? Ask the CDN for it before any request to a host state.".into(),
+                format!("the content is served through a content-delivery network ({source}); a CDN's location is never taken for the host"),
+            );
+        } else {
+            trace!(self, "a CDN address is ignored for the host: {source}");
+        }
+    }
+
+    fn clock(&mut self, clock: ClockKind, jurisdiction: &str, duration: &str, basis: &str) {
+        let starts_at = self.case.at;
+        let due_at = starts_at.and_then(|at| IsoDuration::parse(duration)?.after(at));
+        trace!(
+            self,
+            "clock {} for {jurisdiction}: {duration}{} ({basis})",
+            clock.as_str(),
+            due_at
+                .map(|d| format!(", due {}", d.to_rfc3339()))
+                .unwrap_or_default()
+        );
+        self.d.clocks.push(LegalClock {
+            clock,
+            jurisdiction: jurisdiction.to_string(),
+            duration: duration.to_string(),
+            basis: basis.to_string(),
+            starts_at,
+            due_at,
+        });
     }
 
     /// Step 3: removal order under the first removal-order framework the referring state is
@@ -319,8 +625,10 @@ impl<'a> Run<'a> {
             .frameworks(FrameworkKind::RemovalOrder)
             .find(|f| f.is_party(r))
         else {
+            trace!(self, "{r} is party to no removal-order framework");
             return;
         };
+        let area = fw.service_area.as_deref().unwrap_or_default();
         let agency = &pack.jurisdictions[r].agency;
         // Why no order can be issued at all, if so: the same reason for every category.
         let p = match platform {
@@ -328,8 +636,8 @@ impl<'a> Run<'a> {
                 "no platform identified, so no removal order under {}",
                 fw.name
             )),
-            Some(p) if !p.offers_services_in_eu => Err(format!(
-                "{} does not offer services in the Union: no removal order under {}",
+            Some(p) if !p.offers_services_in(area) => Err(format!(
+                "{} does not offer services in {area}: no removal order under {}",
                 p.id, fw.name
             )),
             Some(_) if !agency.issues_removal_orders => Err(format!(
@@ -347,6 +655,12 @@ impl<'a> Run<'a> {
                 return;
             }
         };
+        trace!(
+            self,
+            "{r} is party to {}; {} offers services in {area}",
+            fw.name,
+            p.id
+        );
         let flags = &self.case.flags;
         let mut eligible = Vec::new();
         let mut lines = Vec::new();
@@ -362,6 +676,7 @@ impl<'a> Run<'a> {
                 Eligibility::No => (false, "not a removal-order ground"),
             };
             if ok {
+                trace!(self, "{c}: {why}");
                 eligible.push(c);
                 lines.push(format!("{}; {why} under {}", self.cite(r, c), fw.name));
             } else {
@@ -385,7 +700,7 @@ impl<'a> Run<'a> {
                     .map(|l| (l, "legal representative"))
             });
         let mut reasons = vec![format!(
-            "{r} is party to {}; {} may issue removal orders; {} offers services in the Union",
+            "{r} is party to {}; {} may issue removal orders; {} offers services in {area}",
             fw.name, agency.name, p.id
         )];
         reasons.extend(lines);
@@ -398,6 +713,11 @@ impl<'a> Run<'a> {
                     .map(|s| format!(" within {s}"))
                     .unwrap_or_default();
                 reasons.push(format!("{factor} of {} is in {h}, not the issuing state: copy to {h} under {copy_basis}; {h} may scrutinise the order{within}", p.id));
+                trace!(
+                    self,
+                    "{factor} of {} is in {h}: copy to {h} ({copy_basis})",
+                    p.id
+                );
                 Some(h.to_string())
             }
             Some((_, factor)) => {
@@ -405,6 +725,7 @@ impl<'a> Run<'a> {
                     "{factor} of {} is in the issuing state: no cross-border copy",
                     p.id
                 ));
+                trace!(self, "{factor} of {} is in {r}: no copy", p.id);
                 None
             }
             None => {
@@ -430,6 +751,15 @@ impl<'a> Run<'a> {
             });
         }
         handled.extend(&eligible);
+        if let Some(d) = &fw.deadline {
+            self.clock(ClockKind::RemovalDeadline, r, d, &fw.deadline_basis);
+        }
+        if let (Some(h), Some(s)) = (&copy_to, &fw.scrutiny) {
+            self.clock(ClockKind::CopyScrutiny, h, s, &fw.scrutiny_basis);
+        }
+        if let Some(k) = &fw.retention {
+            self.clock(ClockKind::Retention, r, k, &fw.retention_basis);
+        }
         self.d.targets.push(Target {
             addressee: Some(p.id.clone()),
             framework: Some(fw.id.clone()),
@@ -439,8 +769,9 @@ impl<'a> Run<'a> {
         });
     }
 
-    /// Step 4: the referring state acts itself — on a host at home or a platform with a local
-    /// presence, or else by blocking access under its own law.
+    /// Step 4: the referring state acts itself — on a host at home, a platform with a local
+    /// presence, or a domain under its own country-code TLD; or else by blocking access under
+    /// its own law.
     fn domestic(
         &mut self,
         r: &str,
@@ -454,11 +785,35 @@ impl<'a> Run<'a> {
             .iter()
             .filter(|c| !handled.contains(c))
             .partition(|&&c| pack.rule(c).user_conduct);
+        if user.is_empty() && content.is_empty() {
+            trace!(
+                self,
+                "nothing left: the removal order handles every category"
+            );
+            return;
+        }
+        if pack.jurisdictions[r].bloc {
+            for &c in user.iter().chain(&content) {
+                self.because(
+                    c,
+                    format!("{r} is a bloc: it has no domestic powers (its members do)"),
+                );
+            }
+            return;
+        }
+        let cctld_here = self
+            .d
+            .host_candidates
+            .iter()
+            .any(|c| c.factor == HostFactor::Cctld && c.jurisdiction.as_deref() == Some(r));
         let via = match (host, platform) {
-            (Some(h), _) if h.code == r => format!("content hosted in {r} ({})", h.factor),
+            (Some(h), _) if h.code == r => format!("content hosted in {r} ({})", h.describe()),
             (_, Some(p)) if p.local_presence.iter().any(|c| c == r) => {
                 format!("{} has a local presence in {r}", p.id)
             }
+            _ if cctld_here => format!(
+                "the domain is under {r}'s country-code TLD: its registry is in {r}, which may act on the domain under its own law"
+            ),
             _ => {
                 for &c in &user {
                     self.because(c, format!("{c} is user conduct: investigation or evidence only, and neither the host nor a local presence is in {r}"));
@@ -467,6 +822,7 @@ impl<'a> Run<'a> {
                 return;
             }
         };
+        trace!(self, "{via}");
         let addressee = self.addressee(platform, host).map(|(who, _)| who);
         if !content.is_empty() {
             let (kind, power) = if pack.jurisdictions[r].domestic_removal_power {
@@ -482,6 +838,7 @@ impl<'a> Run<'a> {
                     ),
                 )
             };
+            trace!(self, "{power}");
             // Only an order to remove settles a category; evidence leaves it open.
             if kind == DomesticKind::Removal {
                 handled.extend(&content);
@@ -495,6 +852,10 @@ impl<'a> Run<'a> {
             });
         }
         if !user.is_empty() {
+            trace!(
+                self,
+                "user conduct: an investigation of users, never a removal or a referral"
+            );
             let mut reasons = vec![
                 via,
                 "user conduct: grounds an investigation of users, never a removal or a referral"
@@ -530,10 +891,11 @@ impl<'a> Run<'a> {
             return;
         }
         let where_ = match host {
-            Some(h) => format!("content hosted outside {r} ({} {})", h.factor, h.code),
+            Some(h) => format!("content hosted outside {r} ({} {})", h.describe(), h.code),
             None => "host state unknown".to_string(),
         };
         let verified = if b.verified { "" } else { " [unverified]" };
+        trace!(self, "{where_}: access blocking under {}{verified}", b.law);
         let mut reasons = vec![format!(
             "{where_}; {r} may block access in its territory under {}{verified}",
             b.law
@@ -545,10 +907,61 @@ impl<'a> Run<'a> {
         });
     }
 
+    /// The request framework between `r` and `h` ([`Pack::choose_mla`]), with the trace of
+    /// what else links them; frameworks passed over for an unverified accession are noted.
+    fn choose_mla(&mut self, r: &str, h: &str) -> Option<&'a Framework> {
+        let pack = self.pack;
+        let blocs = self.is_bloc(r) || self.is_bloc(h);
+        let chosen = pack.choose_mla(r, h);
+        if self.trace.is_some() {
+            let unlinked = pack
+                .frameworks(FrameworkKind::Mla)
+                .filter(|f| !f.links(r, h))
+                .count();
+            trace!(
+                self,
+                "{unlinked} request framework(s) of the pack do not link {r} and {h}"
+            );
+            for f in pack
+                .frameworks(FrameworkKind::Mla)
+                .filter(|f| f.links(r, h))
+            {
+                let verdict = if f.universal && blocs {
+                    "universal, but a bloc takes no part in it".to_string()
+                } else if chosen.is_some_and(|c| c.id == f.id) {
+                    "CHOSEN".to_string()
+                } else if let Some(u) = f.unverified_link(r, h) {
+                    format!("links them only through {u}'s unverified accession")
+                } else {
+                    "links them, but a preferred framework comes first".to_string()
+                };
+                trace!(self, "{} (preference {}): {verdict}", f.id, f.preference);
+            }
+        }
+        if let Some(c) = chosen {
+            for f in pack
+                .linking(r, h)
+                .filter(|f| f.preference < c.preference && !f.universal)
+            {
+                if let Some(u) = f.unverified_link(r, h) {
+                    self.note(format!(
+                        "{} would come before {} between {r} and {h}, but {u}'s accession to it is unverified; it was passed over",
+                        f.name, c.name
+                    ));
+                }
+            }
+        }
+        chosen
+    }
+
     /// Step 5: a request to the host state under the first framework both states share, for a
     /// self-hosted site or when evidence is wanted. Dual criminality category by category.
     fn cross_border(&mut self, r: &str, host: Option<&HostState>, actionable: &[Category]) {
         if !(self.case.host.self_hosted || self.case.want_evidence) {
+            trace!(
+                self,
+                "not needed: the content is on a platform and no evidence is wanted"
+            );
             return;
         }
         let purpose = if self.case.want_evidence {
@@ -562,32 +975,63 @@ impl<'a> Run<'a> {
                 .copied()
                 .filter(|&c| !self.placed(c))
                 .collect();
+            let decide = "Which state hosts the content? Establish the host (hoster, server location) before any request.".to_string();
             let reason = format!(
-                "host state unknown ({purpose}): no platform establishment, hoster country or server country; a human must choose the requested state"
+                "host state unknown ({purpose}): no platform establishment, hoster country or server country that is not a CDN"
             );
             if unplaced.is_empty() {
-                self.review(None, reason);
+                self.review(None, decide, reason);
             } else {
                 for c in unplaced {
-                    self.review(Some(c), reason.clone());
+                    self.review(Some(c), decide.clone(), reason.clone());
                 }
             }
             return;
         };
         if h.code == r {
-            return; // hosted at home: the domestic step covers it
+            trace!(
+                self,
+                "hosted at home ({}): the domestic step covers it",
+                h.describe()
+            );
+            return;
         }
         let pack = self.pack;
         let hcode = h.code.as_str();
-        let Some(fw) = pack
-            .frameworks(FrameworkKind::Mla)
-            .find(|f| f.links(r, hcode))
-        else {
+        trace!(
+            self,
+            "{purpose}; requested state {hcode} ({})",
+            h.describe()
+        );
+        let Some(fw) = self.choose_mla(r, hcode) else {
             for &c in actionable {
-                self.review(Some(c), format!("no cooperation framework links {r} and {hcode}: a human must choose a channel"));
+                self.review(
+                    Some(c),
+                    format!("Which channel reaches {hcode} from {r}?"),
+                    format!("no cooperation framework in the data pack links {r} and {hcode}"),
+                );
             }
             return;
         };
+        if h.confidence == Confidence::Low {
+            self.review(
+                None,
+                format!(
+                    "Is the content really hosted in {hcode}? Confirm before sending the request."
+                ),
+                format!(
+                    "the host state {hcode} rests only on the {}, a low-confidence factor",
+                    h.describe()
+                ),
+            );
+        }
+        if let Some(u) = fw.unverified_link(r, hcode) {
+            self.review(
+                None,
+                format!("Is {u} a party to {}? The request relies on it.", fw.name),
+                format!("{u}'s accession to {} is unverified in the research; no verified treaty links {r} and {hcode}", fw.name),
+            );
+        }
         let hj = pack.jurisdictions.get(hcode);
         if hj.is_none() {
             self.note(format!(
@@ -603,6 +1047,10 @@ impl<'a> Run<'a> {
         for &c in actionable {
             let hs = pack.status(hcode, c);
             let political = pack.rule(c).political_risk && !fw.covers.contains(&c);
+            let exception = fw
+                .dc_exception
+                .as_ref()
+                .filter(|x| x.categories.contains(&c));
             let (result, mut why) = if political {
                 if hs == Status::C {
                     (DcResult::Review, format!("political-offence risk: {} does not cover {c}; {hcode} criminalises it, so a human decides", fw.name))
@@ -626,11 +1074,24 @@ impl<'a> Run<'a> {
                         DcResult::Review,
                         format!("partial in {hcode}: a human must confirm the extra element"),
                     ),
-                    (_, Status::N) => (DcResult::Fail, format!("not an offence in {hcode}")),
-                    (_, Status::U) => (
-                        DcResult::Fail,
-                        format!("unknown in {hcode}, treated as not an offence"),
-                    ),
+                    (_, s) => {
+                        let what = if s == Status::N {
+                            format!("not an offence in {hcode}")
+                        } else {
+                            format!("unknown in {hcode}, treated as not an offence")
+                        };
+                        match exception {
+                            Some(x) => (
+                                DcResult::Review,
+                                format!(
+                                    "{what}, but {}{}: a human must confirm the condition",
+                                    x.basis,
+                                    if x.verified { "" } else { " [unverified]" }
+                                ),
+                            ),
+                            None => (DcResult::Fail, what),
+                        }
+                    }
                 }
             };
             if result == DcResult::Fail {
@@ -649,11 +1110,12 @@ impl<'a> Run<'a> {
                 // Treaties where both states gave up the political-offence exception for c.
                 for hf in pack.frameworks(FrameworkKind::Harmonisation) {
                     if hf.links(r, hcode) && hf.excludes_political_offence_for.contains(&c) {
-                        let t = hf
-                            .political_offence_refusal
-                            .clone()
-                            .unwrap_or_else(|| hf.name.clone());
-                        why.push_str(&format!("; {t}"));
+                        match &hf.political_offence_refusal {
+                            Some(t) => {
+                                why.push_str(&format!("; both are parties to {}: {t}", hf.name))
+                            }
+                            None => why.push_str(&format!("; both are parties to {}", hf.name)),
+                        }
                     }
                 }
             }
@@ -664,9 +1126,22 @@ impl<'a> Run<'a> {
                 fw.name,
                 fw.dc_basis
             );
+            trace!(self, "{c}: {} — {why}", result_str(result));
             if result == DcResult::Review {
+                let decide = if political {
+                    format!("Would {hcode} treat {c} as a political offence and refuse? Decide whether to request under {}.", fw.name)
+                } else if exception.is_some() {
+                    format!("Is {c} punishable in {r} by the threshold the exception requires, so that {hcode} may not refuse? If so, request by hand.")
+                } else {
+                    let cond = pack
+                        .cell(hcode, c)
+                        .and_then(|x| x.condition.clone())
+                        .unwrap_or_else(|| "the extra element".into());
+                    format!("Does the conduct meet {hcode}'s extra element ({cond})? If so, include {c} in the request to {hcode}.")
+                };
                 self.review(
                     Some(c),
+                    decide,
                     format!("dual criminality with {hcode} needs a decision: {basis}"),
                 );
             }
@@ -683,14 +1158,22 @@ impl<'a> Run<'a> {
         if !passed.is_empty() {
             let mut reasons = vec![format!(
                 "{purpose}; host state {hcode} ({}); {} is the first framework in order of preference that links {r} and {hcode}",
-                h.factor, fw.name
+                h.describe(),
+                fw.name
             )];
-            reasons.extend(passed.iter().map(|&c| self.cite(r, c)));
+            // Both sides of each category: the referring state's statute and the requested one's.
+            reasons.extend(
+                passed
+                    .iter()
+                    .map(|&c| format!("{}; {}", self.cite(r, c), self.cite(hcode, c))),
+            );
             self.d.targets.push(Target {
                 addressee: hj.map(|j| j.agency.id.clone()),
                 framework: Some(fw.id.clone()),
                 ..target(Path::MlaRequest, hcode, passed, reasons)
             });
+        } else {
+            trace!(self, "no category passed: no request");
         }
         if self.case.want_evidence {
             if let Some(p) = &fw.preservation {
@@ -706,7 +1189,8 @@ impl<'a> Run<'a> {
     }
 
     /// Who receives a voluntary referral: the platform, or for a self-hosted site the hoster's
-    /// abuse desk. Returns the addressee label and the categories its policy covers.
+    /// abuse desk (a CDN's, when the site is behind one). Returns the addressee label and the
+    /// categories its policy covers.
     fn addressee<'p>(
         &self,
         platform: Option<&'p PlatformInfo>,
@@ -741,6 +1225,7 @@ impl<'a> Run<'a> {
             .frameworks(FrameworkKind::PlatformReferral)
             .find(|f| f.is_party(r))
         else {
+            trace!(self, "{r} takes part in no referral framework");
             return;
         };
         let open: Vec<Category> = actionable
@@ -749,6 +1234,7 @@ impl<'a> Run<'a> {
             .filter(|&c| !handled.contains(&c) && !pack.rule(c).user_conduct)
             .collect();
         if open.is_empty() {
+            trace!(self, "nothing left to refer (handled, or user conduct)");
             return;
         }
         let Some((who, covers)) = self.addressee(platform, host) else {
@@ -769,6 +1255,7 @@ impl<'a> Run<'a> {
         if refer.is_empty() {
             return;
         }
+        trace!(self, "{who}'s policy covers what is still open");
         let mut reasons = vec![
             format!("{}: {}", fw.name, fw.dc_basis),
             format!("{r} criminalises each category and the policy of {who} covers it"),
@@ -779,5 +1266,23 @@ impl<'a> Run<'a> {
             framework: Some(fw.id.clone()),
             ..target(Path::PlatformReferral, r, refer, reasons)
         });
+    }
+}
+
+fn result_str(r: DcResult) -> &'static str {
+    match r {
+        DcResult::Pass => "pass",
+        DcResult::Fail => "fail",
+        DcResult::Review => "review",
+        DcResult::NotRequired => "not_required",
+    }
+}
+
+fn serde_kind(k: DomesticKind) -> &'static str {
+    match k {
+        DomesticKind::Removal => "removal",
+        DomesticKind::AccessBlocking => "access_blocking",
+        DomesticKind::EvidenceOnly => "evidence_only",
+        DomesticKind::Investigation => "investigation",
     }
 }

@@ -181,14 +181,8 @@ fn is_date(s: &str) -> bool {
             .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit())
 }
 
-/// ISO 8601 duration, loosely: `P…` with at least one designator (`PT1H`, `PT72H`, `P6M`).
 fn is_duration(s: &str) -> bool {
-    s.len() >= 3
-        && s.starts_with('P')
-        && s[1..]
-            .bytes()
-            .all(|b| b.is_ascii_digit() || b"TYMWDHS".contains(&b))
-        && s.bytes().any(|b| b.is_ascii_digit())
+    crate::clock::IsoDuration::parse(s).is_some()
 }
 
 fn is_domain(s: &str) -> bool {
@@ -210,11 +204,16 @@ fn in_file_order<V>(
     v
 }
 
-/// A framework's parties and counterpart as normalised codes, each with its span.
+/// A framework's party mentions as normalised codes, each with the span that names it (a bloc
+/// member is named by the bloc's entry in the list).
 struct FwParties {
     universal: bool,
     mentions: Vec<(String, Range<usize>)>,
 }
+
+/// At most this many problems are reported per network table (a converted vendor export can
+/// have thousands of rows in a format the header misdescribes).
+const MAX_NET_FINDINGS: usize = 50;
 
 /// Reads and checks every file. Returns the pack when there is no error.
 pub(crate) fn analyse(dir: &Path) -> (Option<Pack>, Vec<Finding>) {
@@ -225,7 +224,8 @@ pub(crate) fn analyse(dir: &Path) -> (Option<Pack>, Vec<Finding>) {
     let fw_f = parse::<FrameworksFile>(dir, FRAMEWORKS_FILE, &mut sink);
     let pl_f = parse::<PlatformsFile>(dir, PLATFORMS_FILE, &mut sink);
 
-    // pack.toml
+    // pack.toml, and the network tables it names
+    let mut networks = Vec::new();
     if let Some((src, p)) = &pack_f {
         if p.rules_version.get_ref().trim().is_empty() {
             sink.err(src, Some(p.rules_version.span()), "rules_version is empty");
@@ -236,6 +236,48 @@ pub(crate) fn analyse(dir: &Path) -> (Option<Pack>, Vec<Finding>) {
                 Some(p.last_reviewed.span()),
                 "last_reviewed must be a date, YYYY-MM-DD",
             );
+        }
+        for n in &p.networks {
+            let path = dir.join(n.get_ref());
+            let text = match std::fs::read_to_string(&path) {
+                Ok(t) => t,
+                Err(e) => {
+                    sink.err(
+                        src,
+                        Some(n.span()),
+                        format!("network table {}: cannot read: {e}", path.display()),
+                    );
+                    continue;
+                }
+            };
+            let (table, problems) = crate::net::NetTable::parse(path.clone(), &text);
+            for pr in problems.iter().take(MAX_NET_FINDINGS) {
+                sink.findings.push(Finding {
+                    file: path.clone(),
+                    line: Some(pr.line),
+                    severity: Severity::Error,
+                    message: pr.message.clone(),
+                });
+            }
+            if problems.len() > MAX_NET_FINDINGS {
+                sink.findings.push(Finding {
+                    file: path.clone(),
+                    line: None,
+                    severity: Severity::Error,
+                    message: format!(
+                        "… and {} more problem(s) not shown",
+                        problems.len() - MAX_NET_FINDINGS
+                    ),
+                });
+            }
+            if table.is_empty() && problems.is_empty() {
+                sink.warn(
+                    src,
+                    Some(n.span()),
+                    format!("network table {} has no rows", path.display()),
+                );
+            }
+            networks.push(table);
         }
     }
 
@@ -265,8 +307,10 @@ pub(crate) fn analyse(dir: &Path) -> (Option<Pack>, Vec<Finding>) {
     }
     let user_conduct = |c: &Category| categories.get(c).is_some_and(|r| r.user_conduct);
 
-    // Codes first, so frameworks and platforms can be checked against them.
+    // Codes first, so frameworks and platforms can be checked against them; blocs with their
+    // members, so a framework can name a bloc for all its members.
     let mut jur_codes: BTreeMap<String, Range<usize>> = BTreeMap::new();
+    let mut blocs: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     // The states with a valid code, in file order, so later passes need not parse codes again.
     let mut jur_entries = Vec::new();
     if let Some((src, j)) = &jur_f {
@@ -280,18 +324,45 @@ pub(crate) fn analyse(dir: &Path) -> (Option<Pack>, Vec<Finding>) {
                         format!("jurisdiction {c} is defined twice (UK and GB are the same state)"),
                     );
                 }
+                if let Some(b) = &jur.get_ref().bloc {
+                    let mut members = BTreeSet::new();
+                    for m in &b.get_ref().members {
+                        if let Some(mc) = code(src, &mut sink, m, "bloc member") {
+                            if mc == c {
+                                sink.err(
+                                    src,
+                                    Some(m.span()),
+                                    format!("bloc {c} lists itself as a member"),
+                                );
+                            } else if !members.insert(mc.clone()) {
+                                sink.warn(
+                                    src,
+                                    Some(m.span()),
+                                    format!("bloc {c}: member {mc} listed twice"),
+                                );
+                            }
+                        }
+                    }
+                    if members.is_empty() {
+                        sink.err(src, Some(b.span()), format!("bloc {c} has no members"));
+                    }
+                    blocs.insert(c, members);
+                }
             }
         }
     }
+    let known = |c: &str| jur_f.is_none() || jur_codes.contains_key(c);
 
     // frameworks.toml
     let mut frameworks = BTreeMap::new();
     // Party lists as normalised codes, to check that jurisdictions list their frameworks back.
     let mut fw_parties: BTreeMap<String, FwParties> = BTreeMap::new();
+    let mut fw_lines: BTreeMap<String, usize> = BTreeMap::new();
     if let Some((src, f)) = &fw_f {
         for (key, fw) in in_file_order(&f.frameworks) {
             let id = key.get_ref();
             let span = Some(key.span());
+            fw_lines.insert(id.clone(), src.line(&key.span()));
             let raw = fw.get_ref();
             if !is_id(id) {
                 sink.err(
@@ -302,25 +373,75 @@ pub(crate) fn analyse(dir: &Path) -> (Option<Pack>, Vec<Finding>) {
             }
             let mut parties = BTreeSet::new();
             let mut mentions = Vec::new();
+            // Members reached through a bloc, for the opt-out check.
+            let mut via_bloc: BTreeSet<String> = BTreeSet::new();
+            let mut add_party =
+                |c: String,
+                 sp: Range<usize>,
+                 sink: &mut Sink,
+                 parties: &mut BTreeSet<String>,
+                 mentions: &mut Vec<(String, Range<usize>)>| {
+                    if let Some(members) = blocs.get(&c) {
+                        for m in members {
+                            via_bloc.insert(m.clone());
+                            parties.insert(m.clone());
+                            if jur_codes.contains_key(m) {
+                                mentions.push((m.clone(), sp.clone()));
+                            }
+                        }
+                        return;
+                    }
+                    mentions.push((c.clone(), sp.clone()));
+                    if !known(&c) {
+                        sink.err(
+                            src,
+                            Some(sp),
+                            format!("{id}: unknown party {c} (not in {JURISDICTIONS_FILE})"),
+                        );
+                    } else if !parties.insert(c.clone()) {
+                        sink.warn(src, Some(sp), format!("{id}: party {c} listed twice"));
+                    }
+                };
             for p in &raw.parties {
                 if let Some(c) = code(src, &mut sink, p, "party") {
-                    mentions.push((c.clone(), p.span()));
-                    if jur_f.is_some() && !jur_codes.contains_key(&c) {
+                    add_party(c, p.span(), &mut sink, &mut parties, &mut mentions);
+                }
+            }
+            let mut unverified = BTreeSet::new();
+            for p in &raw.unverified_parties {
+                if let Some(c) = code(src, &mut sink, p, "unverified party") {
+                    if blocs.contains_key(&c) {
+                        sink.err(src, Some(p.span()), format!("{id}: a bloc ({c}) cannot be an unverified party; list its members"));
+                        continue;
+                    }
+                    if parties.contains(&c) {
                         sink.err(
                             src,
                             Some(p.span()),
-                            format!("{id}: unknown party {c} (not in {JURISDICTIONS_FILE})"),
+                            format!(
+                                "{id}: {c} is listed both as a party and as an unverified party"
+                            ),
                         );
+                        continue;
                     }
-                    if !parties.insert(c.clone()) {
-                        sink.warn(src, Some(p.span()), format!("{id}: party {c} listed twice"));
+                    add_party(c.clone(), p.span(), &mut sink, &mut parties, &mut mentions);
+                    sink.warn(src, Some(p.span()), format!("{id}: {c}'s party status is unverified; requests relying on it go to review"));
+                    unverified.insert(c);
+                }
+            }
+            for e in &raw.except {
+                if let Some(c) = code(src, &mut sink, e, "except") {
+                    if !via_bloc.contains(&c) {
+                        sink.err(src, Some(e.span()), format!("{id}: except lists {c}, which is not a member of a bloc among the parties"));
                     }
+                    parties.remove(&c);
+                    mentions.retain(|(m, _)| *m != c);
                 }
             }
             let counterpart = raw.counterpart.as_ref().and_then(|cp| {
                 let c = code(src, &mut sink, cp, "counterpart")?;
                 mentions.push((c.clone(), cp.span()));
-                if jur_f.is_some() && !jur_codes.contains_key(&c) {
+                if !known(&c) {
                     sink.err(
                         src,
                         Some(cp.span()),
@@ -360,6 +481,22 @@ pub(crate) fn analyse(dir: &Path) -> (Option<Pack>, Vec<Finding>) {
                 }
                 FrameworkKind::Harmonisation => {}
             }
+            if let Some(x) = &raw.dc_exception {
+                if raw.kind != FrameworkKind::Mla {
+                    sink.err(
+                        src,
+                        Some(x.span()),
+                        format!("{id}: dc_exception only makes sense for an mla framework"),
+                    );
+                }
+                if !x.get_ref().verified {
+                    sink.warn(
+                        src,
+                        Some(x.span()),
+                        format!("{id}: dc_exception unverified"),
+                    );
+                }
+            }
             if matches!(
                 raw.kind,
                 FrameworkKind::Mla | FrameworkKind::RemovalOrder | FrameworkKind::PlatformReferral
@@ -373,14 +510,33 @@ pub(crate) fn analyse(dir: &Path) -> (Option<Pack>, Vec<Finding>) {
                     ),
                 );
             }
-            if raw.kind == FrameworkKind::RemovalOrder && raw.deadline.is_none() {
-                sink.err(
-                    src,
-                    span.clone(),
-                    format!("{id}: a removal_order framework needs a deadline (e.g. \"PT1H\")"),
-                );
+            let service_area = raw.service_area.as_ref().and_then(|a| {
+                let c = code(src, &mut sink, a, "service_area")?;
+                if !known(&c) {
+                    sink.err(
+                        src,
+                        Some(a.span()),
+                        format!("{id}: service_area {c} is not in {JURISDICTIONS_FILE}"),
+                    );
+                }
+                Some(c)
+            });
+            if raw.kind == FrameworkKind::RemovalOrder {
+                if raw.deadline.is_none() {
+                    sink.err(
+                        src,
+                        span.clone(),
+                        format!("{id}: a removal_order framework needs a deadline (e.g. \"PT1H\")"),
+                    );
+                }
+                if service_area.is_none() && raw.service_area.is_none() {
+                    sink.err(src, span.clone(), format!("{id}: a removal_order framework needs a service_area (the area where a provider must offer services to be reached)"));
+                }
             }
-            for d in [&raw.deadline, &raw.scrutiny].into_iter().flatten() {
+            for d in [&raw.deadline, &raw.scrutiny, &raw.retention]
+                .into_iter()
+                .flatten()
+            {
                 if !is_duration(d.get_ref()) {
                     sink.err(
                         src,
@@ -406,6 +562,7 @@ pub(crate) fn analyse(dir: &Path) -> (Option<Pack>, Vec<Finding>) {
                     mentions,
                 },
             );
+            let text = |t: &Option<String>| t.clone().unwrap_or_else(|| raw.name.clone());
             frameworks.insert(
                 id.clone(),
                 Framework {
@@ -415,10 +572,13 @@ pub(crate) fn analyse(dir: &Path) -> (Option<Pack>, Vec<Finding>) {
                     dual_criminality: dc,
                     dc_basis: raw.dc_basis.clone().unwrap_or_default(),
                     parties,
+                    unverified,
                     counterpart,
                     universal: raw.universal,
                     preference: raw.preference.unwrap_or(u32::MAX),
                     covers: raw.covers.iter().copied().collect(),
+                    dc_exception: raw.dc_exception.as_ref().map(|x| x.get_ref().clone()),
+                    service_area,
                     excludes_political_offence_for: raw
                         .excludes_political_offence_for
                         .iter()
@@ -427,8 +587,12 @@ pub(crate) fn analyse(dir: &Path) -> (Option<Pack>, Vec<Finding>) {
                     political_offence_refusal: raw.political_offence_refusal.clone(),
                     preservation: raw.preservation.clone(),
                     deadline: raw.deadline.as_ref().map(|d| d.get_ref().clone()),
+                    deadline_basis: text(&raw.deadline_basis),
                     scrutiny: raw.scrutiny.as_ref().map(|d| d.get_ref().clone()),
-                    copy_basis: raw.copy_basis.clone().unwrap_or_else(|| raw.name.clone()),
+                    scrutiny_basis: text(&raw.scrutiny_basis),
+                    retention: raw.retention.as_ref().map(|d| d.get_ref().clone()),
+                    retention_basis: text(&raw.retention_basis),
+                    copy_basis: text(&raw.copy_basis),
                     no_home_note: raw.no_home_note.clone(),
                 },
             );
@@ -446,6 +610,7 @@ pub(crate) fn analyse(dir: &Path) -> (Option<Pack>, Vec<Finding>) {
         for (c, key, jur) in jur_entries {
             let raw = jur.get_ref();
             let jspan = Some(key.span());
+            let is_bloc = raw.bloc.is_some();
             let mut listed = BTreeSet::new();
             for fw in &raw.frameworks {
                 let id = fw.get_ref();
@@ -481,7 +646,11 @@ pub(crate) fn analyse(dir: &Path) -> (Option<Pack>, Vec<Finding>) {
             if raw.agency.issues_removal_orders && !removal_party {
                 sink.warn(src, jspan.clone(), format!("{c}: agency may issue removal orders but {c} is party to no removal_order framework"));
             }
-            if raw.eu != removal_party {
+            if is_bloc {
+                if raw.domestic_removal_power || raw.domestic_blocking.is_some() {
+                    sink.err(src, jspan.clone(), format!("{c} is a bloc: it has no domestic removal power or blocking law (its members do)"));
+                }
+            } else if raw.eu != removal_party {
                 sink.warn(
                     src,
                     jspan.clone(),
@@ -564,6 +733,7 @@ pub(crate) fn analyse(dir: &Path) -> (Option<Pack>, Vec<Finding>) {
                 c,
                 Jurisdiction {
                     name: raw.name.clone(),
+                    bloc: is_bloc,
                     agency: raw.agency.clone(),
                     domestic_removal_power: raw.domestic_removal_power,
                     domestic_blocking: raw.domestic_blocking.as_ref().map(|b| b.get_ref().clone()),
@@ -575,10 +745,19 @@ pub(crate) fn analyse(dir: &Path) -> (Option<Pack>, Vec<Finding>) {
         }
     }
 
-    // platforms.toml
+    // platforms.toml: platforms, then hosting companies and CDNs
     let mut platforms = BTreeMap::new();
     let mut domains: BTreeMap<String, String> = BTreeMap::new();
+    let mut hosters = BTreeMap::new();
+    let mut asns: BTreeMap<u32, String> = BTreeMap::new();
     if let Some((src, p)) = &pl_f {
+        let state = |id: &str, s: &Spanned<String>, what: &str, sink: &mut Sink| {
+            let c = code(src, sink, s, what)?;
+            if jur_f.is_some() && !jur_codes.contains_key(&c) {
+                sink.warn(src, Some(s.span()), format!("{id}: {what} {c} is not in {JURISDICTIONS_FILE}; it counts as a state the router knows nothing about"));
+            }
+            Some(c)
+        };
         for (key, pl) in in_file_order(&p.platforms) {
             let id = key.get_ref();
             let raw = pl.get_ref();
@@ -605,25 +784,23 @@ pub(crate) fn analyse(dir: &Path) -> (Option<Pack>, Vec<Finding>) {
                     );
                 }
             }
-            let state = |s: &Spanned<String>, what: &str, sink: &mut Sink| {
-                let c = code(src, sink, s, what)?;
-                if jur_f.is_some() && !jur_codes.contains_key(&c) {
-                    sink.warn(src, Some(s.span()), format!("{id}: {what} {c} is not in {JURISDICTIONS_FILE}; it counts as a state the router knows nothing about"));
-                }
-                Some(c)
-            };
             let main = raw
                 .main_establishment
                 .as_ref()
-                .and_then(|s| state(s, "main_establishment", &mut sink));
+                .and_then(|s| state(id, s, "main_establishment", &mut sink));
             let rep = raw
                 .legal_representative
                 .as_ref()
-                .and_then(|s| state(s, "legal_representative", &mut sink));
+                .and_then(|s| state(id, s, "legal_representative", &mut sink));
             let local: Vec<String> = raw
                 .local_presence
                 .iter()
-                .filter_map(|s| state(s, "local_presence", &mut sink))
+                .filter_map(|s| state(id, s, "local_presence", &mut sink))
+                .collect();
+            let areas: Vec<String> = raw
+                .service_areas
+                .iter()
+                .filter_map(|s| state(id, s, "service_areas", &mut sink))
                 .collect();
             if rep.is_some() && main.as_deref().is_some_and(removal_party) {
                 sink.warn(src, Some(key.span()), format!("{id}: a legal representative is for providers with no establishment in the Union; the main establishment wins"));
@@ -639,8 +816,55 @@ pub(crate) fn analyse(dir: &Path) -> (Option<Pack>, Vec<Finding>) {
                     id: id.clone(),
                     main_establishment: main,
                     legal_representative: rep,
-                    offers_services_in_eu: raw.offers_services_in_eu,
+                    service_areas: areas,
+                    offers_services_in_eu: false,
                     local_presence: local,
+                    policy_covers: raw.policy_covers.clone(),
+                },
+            );
+        }
+        for (key, h) in in_file_order(&p.hosters) {
+            let id = key.get_ref();
+            let raw = h.get_ref();
+            if !is_id(id) {
+                sink.err(
+                    src,
+                    Some(key.span()),
+                    format!("hoster id {id:?} must be lower case letters, digits, '_' or '-'"),
+                );
+            }
+            if platforms.contains_key(id) {
+                sink.err(
+                    src,
+                    Some(key.span()),
+                    format!("{id} is both a platform and a hoster"),
+                );
+            }
+            let country = raw
+                .country
+                .as_ref()
+                .and_then(|s| state(id, s, "country", &mut sink));
+            for a in &raw.asns {
+                if let Some(other) = asns.insert(*a.get_ref(), id.clone()) {
+                    sink.err(
+                        src,
+                        Some(a.span()),
+                        format!("{id}: AS{} already belongs to {other}", a.get_ref()),
+                    );
+                }
+            }
+            for cat in &raw.policy_covers {
+                if user_conduct(cat) {
+                    sink.warn(src, Some(key.span()), format!("{id}: policy_covers lists {cat}, which is user conduct and never referred"));
+                }
+            }
+            hosters.insert(
+                id.clone(),
+                HosterInfo {
+                    id: id.clone(),
+                    name: raw.name.clone(),
+                    country,
+                    cdn: raw.cdn,
                     policy_covers: raw.policy_covers.clone(),
                 },
             );
@@ -660,6 +884,22 @@ pub(crate) fn analyse(dir: &Path) -> (Option<Pack>, Vec<Finding>) {
     // By id already; a stable sort on preference keeps the id order among equals.
     let mut frameworks: Vec<Framework> = frameworks.into_values().collect();
     frameworks.sort_by_key(|f| f.preference);
+    let never_chosen = |pack: &Pack| -> Vec<String> {
+        let mut out = Vec::new();
+        for f in pack.frameworks(FrameworkKind::Mla).filter(|f| !f.universal) {
+            let mut codes: Vec<&String> = f.parties.iter().chain(f.counterpart.iter()).collect();
+            codes.dedup();
+            let chosen_somewhere = codes.iter().any(|a| {
+                codes.iter().any(|b| {
+                    a != b && f.links(a, b) && pack.choose_mla(a, b).is_some_and(|c| c.id == f.id)
+                })
+            });
+            if !chosen_somewhere {
+                out.push(f.id.clone());
+            }
+        }
+        out
+    };
     let pack = Pack {
         rules_version: pf.rules_version.into_inner(),
         last_reviewed: pf.last_reviewed.into_inner(),
@@ -669,6 +909,20 @@ pub(crate) fn analyse(dir: &Path) -> (Option<Pack>, Vec<Finding>) {
         frameworks,
         platforms,
         domains,
+        hosters,
+        asns,
+        networks,
     };
+    let fw_path = dir.join(FRAMEWORKS_FILE);
+    for id in never_chosen(&pack) {
+        sink.findings.push(Finding {
+            file: fw_path.clone(),
+            line: fw_lines.get(&id).copied(),
+            severity: Severity::Warning,
+            message: format!("framework {id} is never chosen for a request: for every pair of its parties a framework of lower preference (or a verified one) links them first"),
+        });
+    }
+    sink.findings
+        .sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
     (Some(pack), sink.findings)
 }

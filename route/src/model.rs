@@ -107,6 +107,9 @@ pub(crate) struct PackFile {
     #[serde(default)]
     pub owner: Option<String>,
     pub purpose_exemption: String,
+    /// Network tables (CSV), relative to the pack directory or absolute.
+    #[serde(default)]
+    pub networks: Vec<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -129,6 +132,8 @@ pub(crate) struct JurisdictionRaw {
     pub name: String,
     pub eu: bool,
     #[serde(default)]
+    pub bloc: Option<Spanned<BlocRaw>>,
+    #[serde(default)]
     pub frameworks: Vec<Spanned<String>>,
     pub agency: Agency,
     pub domestic_removal_power: bool,
@@ -142,6 +147,12 @@ pub(crate) struct JurisdictionRaw {
     pub offences: BTreeMap<Category, Spanned<CellRaw>>,
     #[serde(default)]
     pub note: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct BlocRaw {
+    pub members: Vec<Spanned<String>>,
 }
 
 #[allow(dead_code)]
@@ -203,6 +214,10 @@ pub(crate) struct FrameworkRaw {
     pub dc_basis: Option<String>,
     #[serde(default)]
     pub parties: Vec<Spanned<String>>,
+    #[serde(default, rename = "except")]
+    pub except: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub unverified_parties: Vec<Spanned<String>>,
     #[serde(default)]
     pub counterpart: Option<Spanned<String>>,
     #[serde(default)]
@@ -212,7 +227,11 @@ pub(crate) struct FrameworkRaw {
     #[serde(default)]
     pub covers: Vec<Category>,
     #[serde(default)]
+    pub dc_exception: Option<Spanned<DcException>>,
+    #[serde(default)]
     pub excludes_political_offence_for: Vec<Category>,
+    #[serde(default)]
+    pub service_area: Option<Spanned<String>>,
     #[serde(default)]
     pub political_offence_refusal: Option<String>,
     #[serde(default)]
@@ -220,7 +239,15 @@ pub(crate) struct FrameworkRaw {
     #[serde(default)]
     pub deadline: Option<Spanned<String>>,
     #[serde(default)]
+    pub deadline_basis: Option<String>,
+    #[serde(default)]
     pub scrutiny: Option<Spanned<String>>,
+    #[serde(default)]
+    pub scrutiny_basis: Option<String>,
+    #[serde(default)]
+    pub retention: Option<Spanned<String>>,
+    #[serde(default)]
+    pub retention_basis: Option<String>,
     #[serde(default)]
     pub copy_basis: Option<String>,
     #[serde(default)]
@@ -230,11 +257,44 @@ pub(crate) struct FrameworkRaw {
     pub note: Option<String>,
 }
 
+/// Categories for which a framework bars refusal for lack of dual criminality under a condition
+/// (e.g. a penalty threshold) that a human must confirm.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DcException {
+    pub categories: Vec<Category>,
+    pub basis: String,
+    pub verified: bool,
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct PlatformsFile {
     #[serde(default)]
     pub platforms: BTreeMap<Spanned<String>, Spanned<PlatformRaw>>,
+    #[serde(default)]
+    pub hosters: BTreeMap<Spanned<String>, Spanned<HosterRaw>>,
+}
+
+#[allow(dead_code)]
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct HosterRaw {
+    pub name: String,
+    #[serde(default)]
+    pub country: Option<Spanned<String>>,
+    #[serde(default)]
+    pub asns: Vec<Spanned<u32>>,
+    #[serde(default)]
+    pub cdn: bool,
+    #[serde(default)]
+    pub policy_covers: Vec<Category>,
+    #[serde(default)]
+    pub owner: Option<String>,
+    #[serde(default)]
+    pub last_reviewed: Option<String>,
+    #[serde(default)]
+    pub note: Option<String>,
 }
 
 #[allow(dead_code)]
@@ -248,7 +308,8 @@ pub(crate) struct PlatformRaw {
     pub main_establishment: Option<Spanned<String>>,
     #[serde(default)]
     pub legal_representative: Option<Spanned<String>>,
-    pub offers_services_in_eu: bool,
+    #[serde(default)]
+    pub service_areas: Vec<Spanned<String>>,
     #[serde(default)]
     pub local_presence: Vec<Spanned<String>>,
     #[serde(default)]
@@ -277,6 +338,22 @@ pub(crate) struct Pack {
     pub platforms: BTreeMap<String, PlatformInfo>,
     /// Lower-cased domain → platform id.
     pub domains: BTreeMap<String, String>,
+    /// Hosting companies and CDNs by id.
+    pub hosters: BTreeMap<String, HosterInfo>,
+    /// AS number → hoster id.
+    pub asns: BTreeMap<u32, String>,
+    /// IP → country / ASN tables, in the order of `pack.toml`.
+    pub networks: Vec<crate::net::NetTable>,
+}
+
+/// A hosting company or CDN of the pack.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HosterInfo {
+    pub id: String,
+    pub name: String,
+    pub country: Option<String>,
+    pub cdn: bool,
+    pub policy_covers: Vec<Category>,
 }
 
 impl Pack {
@@ -295,14 +372,42 @@ impl Pack {
     }
 
     /// The frameworks of one kind, in order of preference.
-    pub fn frameworks(&self, kind: FrameworkKind) -> impl Iterator<Item = &Framework> {
+    pub fn frameworks(&self, kind: FrameworkKind) -> impl Iterator<Item = &Framework> + Clone {
         self.frameworks.iter().filter(move |f| f.kind == kind)
+    }
+
+    pub fn is_bloc(&self, code: &str) -> bool {
+        self.jurisdictions.get(code).is_some_and(|j| j.bloc)
+    }
+
+    /// The request frameworks that link `r` and `h`, in order of preference (a universal one
+    /// never links a bloc).
+    pub fn linking(&self, r: &str, h: &str) -> impl Iterator<Item = &Framework> + Clone {
+        let blocs = self.is_bloc(r) || self.is_bloc(h);
+        let (r, h) = (r.to_string(), h.to_string());
+        self.frameworks(FrameworkKind::Mla)
+            .filter(move |f| f.links(&r, &h) && !(f.universal && blocs))
+    }
+
+    /// The request framework between `r` and `h`: the first by preference among treaties both
+    /// are verified parties to; failing that, the first that links them only through an
+    /// unverified accession; failing that, a universal one.
+    pub fn choose_mla(&self, r: &str, h: &str) -> Option<&Framework> {
+        let linking = self.linking(r, h);
+        linking
+            .clone()
+            .find(|f| !f.universal && f.unverified_link(r, h).is_none())
+            .or_else(|| linking.clone().find(|f| !f.universal))
+            .or_else(|| linking.clone().find(|f| f.universal))
     }
 }
 
 #[derive(Debug, Clone)]
 pub(crate) struct Jurisdiction {
     pub name: String,
+    /// A bloc (e.g. the Union as a whole), not a state: it refers, but never acts domestically
+    /// nor sends or receives requests under a universal framework.
+    pub bloc: bool,
     pub agency: Agency,
     pub domestic_removal_power: bool,
     pub domestic_blocking: Option<Blocking>,
@@ -328,16 +433,25 @@ pub(crate) struct Framework {
     pub kind: FrameworkKind,
     pub dual_criminality: DcRule,
     pub dc_basis: String,
+    /// Parties with blocs expanded to their members, opt-outs removed, unverified ones included.
     pub parties: BTreeSet<String>,
+    /// Parties whose accession is unverified (a subset of `parties`).
+    pub unverified: BTreeSet<String>,
     pub counterpart: Option<String>,
     pub universal: bool,
     pub preference: u32,
     pub covers: BTreeSet<Category>,
+    pub dc_exception: Option<DcException>,
+    pub service_area: Option<String>,
     pub excludes_political_offence_for: BTreeSet<Category>,
     pub political_offence_refusal: Option<String>,
     pub preservation: Option<String>,
     pub deadline: Option<String>,
+    pub deadline_basis: String,
     pub scrutiny: Option<String>,
+    pub scrutiny_basis: String,
+    pub retention: Option<String>,
+    pub retention_basis: String,
     /// Quoted for the copy of a removal order; the framework's name when the data gives none.
     pub copy_basis: String,
     pub no_home_note: Option<String>,
@@ -348,8 +462,14 @@ impl Framework {
         self.universal || self.parties.contains(code) || self.counterpart.as_deref() == Some(code)
     }
 
+    /// Whether a link between `a` and `b` rests on an unverified accession, and whose.
+    pub fn unverified_link<'s>(&'s self, a: &'s str, b: &'s str) -> Option<&'s str> {
+        [a, b].into_iter().find(|c| self.unverified.contains(*c))
+    }
+
     /// Whether the framework applies between `a` and `b`. A bloc-to-state agreement applies only
-    /// across the bloc, never inside it.
+    /// across the bloc, never inside it. (Blocs are kept out of universal frameworks by the
+    /// caller, which knows which codes are blocs.)
     pub fn links(&self, a: &str, b: &str) -> bool {
         if self.universal {
             return true;

@@ -6,7 +6,9 @@
 //! - `dual_criminality`: when given, the exact set of `(category, requested, result)`.
 //! - `review` / `dropped`: when given, the exact categories (`null` = a review item about the
 //!   case as a whole).
-//! - `notes_contain` / `reasons_contain` / `basis_contain`: substrings that must appear.
+//! - `clocks`: when given, the exact set of `(clock, jurisdiction, duration, due_at)`.
+//! - `notes_contain` / `reasons_contain` / `basis_contain` / `review_contain`: substrings that
+//!   must appear (`review_contain` in a review item's question or reason).
 
 mod common;
 
@@ -39,6 +41,20 @@ struct Expect {
     reasons_contain: Vec<String>,
     #[serde(default)]
     basis_contain: Vec<String>,
+    #[serde(default)]
+    review_contain: Vec<String>,
+    #[serde(default)]
+    clocks: Option<Vec<ExpClock>>,
+}
+
+#[derive(Deserialize, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[serde(deny_unknown_fields)]
+struct ExpClock {
+    clock: String,
+    jurisdiction: String,
+    duration: String,
+    #[serde(default)]
+    due_at: Option<String>,
 }
 
 /// `Some(None)` when the field is given as `null`, `None` when it is left out.
@@ -180,6 +196,37 @@ fn compare(e: &Expect, d: &Decision) -> Result<(), String> {
         &e.basis_contain,
         d.dual_criminality.iter().map(|x| &x.basis),
     )?;
+    all_found(
+        "review item",
+        &e.review_contain,
+        d.review.iter().flat_map(|r| [&r.decide, &r.reason]),
+    )?;
+    if let Some(want) = &e.clocks {
+        same_set(
+            "clocks",
+            want.iter()
+                .map(|c| {
+                    (
+                        c.clock.clone(),
+                        c.jurisdiction.clone(),
+                        c.duration.clone(),
+                        c.due_at.clone(),
+                    )
+                })
+                .collect(),
+            d.clocks
+                .iter()
+                .map(|c| {
+                    (
+                        c.clock.as_str().to_string(),
+                        c.jurisdiction.clone(),
+                        c.duration.clone(),
+                        c.due_at.map(|t| t.to_rfc3339()),
+                    )
+                })
+                .collect(),
+        )?;
+    }
     Ok(())
 }
 
@@ -194,11 +241,13 @@ fn golden_decisions() {
         .collect();
     files.sort();
     assert!(
-        files.len() >= 15,
-        "expected at least 15 golden cases, found {}",
+        files.len() >= 50,
+        "expected at least 50 golden cases, found {}",
         files.len()
     );
     let mut failures = Vec::new();
+    // What the suite as a whole exercises: every path, every domestic kind, every framework.
+    let mut seen: Vec<String> = Vec::new();
     for f in &files {
         let name = f.file_name().unwrap().to_string_lossy().to_string();
         let text = std::fs::read_to_string(f).unwrap();
@@ -210,6 +259,15 @@ fn golden_decisions() {
             }
         };
         let d = pack.route(&g.case);
+        for t in &d.targets {
+            seen.push(format!("path {}", t.path.as_str()));
+            if let Some(k) = t.kind {
+                seen.push(format!("kind {k:?}"));
+            }
+            seen.extend(t.framework.iter().cloned());
+        }
+        seen.extend(d.dual_criminality.iter().map(|x| x.basis.clone()));
+        seen.extend(d.notes.iter().cloned());
         if let Err(e) = compare(&g.expect, &d).and_then(|_| common::invariants(&pack, &g.case, &d))
         {
             failures.push(format!(
@@ -218,6 +276,51 @@ fn golden_decisions() {
             ));
         }
     }
+    let mut missing: Vec<String> = Vec::new();
+    for p in [
+        Path::RemovalOrder,
+        Path::MlaRequest,
+        Path::PlatformReferral,
+        Path::Domestic,
+        Path::NoAction,
+    ] {
+        let want = format!("path {}", p.as_str());
+        if !seen.contains(&want) {
+            missing.push(want);
+        }
+    }
+    for k in [
+        DomesticKind::Removal,
+        DomesticKind::AccessBlocking,
+        DomesticKind::EvidenceOnly,
+        DomesticKind::Investigation,
+    ] {
+        if !seen.contains(&format!("kind {k:?}")) {
+            missing.push(format!("kind {k:?}"));
+        }
+    }
+    // The checker names the request frameworks no case can reach (a preferred treaty always
+    // links their parties first); those need not be exercised.
+    let unreachable: Vec<String> = route::RulePack::check(&common::fixture_dir())
+        .iter()
+        .filter(|f| f.message.contains("is never chosen"))
+        .map(|f| f.message.clone())
+        .collect();
+    for (id, name) in pack.frameworks() {
+        if unreachable
+            .iter()
+            .any(|m| m.starts_with(&format!("framework {id} ")))
+            && !seen.iter().any(|s| s.contains(&name))
+        {
+            continue;
+        }
+        // Chosen for a target, or quoted in a basis or note (harmonisation treaties, a treaty
+        // passed over for an unverified accession).
+        if !seen.iter().any(|s| *s == id || s.contains(&name)) {
+            missing.push(format!("framework {id}"));
+        }
+    }
+    assert!(missing.is_empty(), "no golden case exercises: {missing:?}");
     assert!(
         failures.is_empty(),
         "{} golden case(s) failed:\n{}",

@@ -8,12 +8,13 @@ use shared::lists::line_of;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-const FILES: [&str; 5] = [
+const FILES: [&str; 6] = [
     "pack.toml",
     "categories.toml",
     "jurisdictions.toml",
     "frameworks.toml",
     "platforms.toml",
+    "networks.csv",
 ];
 
 /// A fresh copy of the fixture pack.
@@ -203,12 +204,12 @@ fn unknown_framework_in_a_jurisdiction() {
 #[test]
 fn unknown_party_in_a_framework() {
     let dir = copy_pack();
-    let from = r#"parties = ["CN", "RU", "KZ", "IN", "PK"]"#;
+    let from = r#"parties = ["CN", "RU", "KZ", "KG", "TJ", "UZ", "IN", "PK"]"#;
     let line = edit(
         &dir,
         "frameworks.toml",
         from,
-        r#"parties = ["CN", "RU", "KZ", "IN", "PK", "BR"]"#,
+        r#"parties = ["CN", "RU", "KZ", "KG", "TJ", "UZ", "IN", "PK", "BR"]"#,
         "\"BR\"",
     );
     assert_refused(&dir, "frameworks.toml", Some(line), "unknown party BR");
@@ -388,4 +389,101 @@ fn user_conduct_cannot_be_removal_ground() {
     );
     // The span of the table starts at its header, one line up from the tco line.
     assert_refused(&dir, "categories.toml", Some(line - 1), "user conduct");
+}
+
+#[test]
+fn bloc_parties_opt_outs_and_unverified_parties() {
+    // An opt-out that is no member of a listed bloc.
+    let dir = copy_pack();
+    let line = edit(
+        &dir,
+        "frameworks.toml",
+        "except = [\"DK\", \"IE\"]",
+        "except = [\"DK\", \"IE\", \"US\"]",
+        "except =",
+    );
+    assert_refused(&dir, "frameworks.toml", Some(line), "except lists US");
+
+    // A state both a verified and an unverified party.
+    let dir = copy_pack();
+    let line = edit(
+        &dir,
+        "frameworks.toml",
+        "unverified_parties = [\"IR\"]",
+        "unverified_parties = [\"IR\", \"RU\"]",
+        "unverified_parties = [\"IR\", \"RU\"]",
+    );
+    assert_refused(&dir, "frameworks.toml", Some(line), "both as a party");
+
+    // A bloc cannot block access or remove content itself.
+    let dir = copy_pack();
+    let line = edit(
+        &dir,
+        "jurisdictions.toml",
+        "[jurisdictions.EU]\nname = \"European Union (as a block)\"",
+        "[jurisdictions.EU]\nname = \"European Union (as a block)\"\ndomestic_removal_power = true",
+        "[jurisdictions.EU]",
+    );
+    // (the duplicate key is a TOML error at the second occurrence)
+    let err = RulePack::load(&dir).expect_err("refused");
+    assert!(
+        err.findings()
+            .iter()
+            .any(|f| f.line.is_some_and(|l| l > line)),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    let dir = copy_pack();
+    let line = edit(
+        &dir,
+        "jurisdictions.toml",
+        "agency = { id = \"eu-iru\", name = \"Europol EU Internet Referral Unit (Regulation (EU) 2016/794 art. 4(1)(m))\", kind = \"iru\" }\ndomestic_removal_power = false",
+        "agency = { id = \"eu-iru\", name = \"Europol EU Internet Referral Unit (Regulation (EU) 2016/794 art. 4(1)(m))\", kind = \"iru\" }\ndomestic_removal_power = true",
+        "[jurisdictions.EU]",
+    );
+    assert_refused(&dir, "jurisdictions.toml", Some(line), "is a bloc");
+}
+
+#[test]
+fn removal_order_framework_needs_a_service_area_and_hoster_asns_are_unique() {
+    let dir = copy_pack();
+    let line = edit(
+        &dir,
+        "frameworks.toml",
+        "service_area = \"EU\"               # art. 1(2): providers offering services in the Union\n",
+        "",
+        "[frameworks.eu_tco]",
+    );
+    assert_refused(&dir, "frameworks.toml", Some(line), "needs a service_area");
+
+    let dir = copy_pack();
+    let line = edit(
+        &dir,
+        "platforms.toml",
+        "asns = [64504]",
+        "asns = [64504, 64501]",
+        "asns = [64504, 64501]",
+    );
+    assert_refused(
+        &dir,
+        "platforms.toml",
+        Some(line),
+        "AS64501 already belongs to examplehost-de",
+    );
+}
+
+#[test]
+fn unreachable_and_unverified_parties_are_reported() {
+    let findings = RulePack::check(&common::fixture_dir());
+    let warned = |needle: &str| {
+        findings.iter().any(|f| {
+            f.severity == Severity::Warning && f.message.contains(needle) && f.line.is_some()
+        })
+    };
+    assert!(warned("framework sco_2009 is never chosen"));
+    assert!(warned("sco_2001: IR's party status is unverified"));
+    assert!(warned("eu_eio: dc_exception unverified"));
+    // Reachable frameworks are not reported.
+    assert!(!warned("framework mlat_in_us is never chosen"));
+    assert!(!warned("framework sco_2001 is never chosen"));
 }

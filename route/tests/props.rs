@@ -4,7 +4,10 @@
 mod common;
 
 use proptest::prelude::*;
-use shared::{Category, Flags, Host, Hoster, PlatformInfo, Referring, RouteCase};
+use shared::{
+    Category, Confidence, Flags, Host, HostCandidate, HostFactor, Hoster, PlatformInfo, Referring,
+    RouteCase,
+};
 use std::sync::OnceLock;
 
 fn pack() -> &'static route::RulePack {
@@ -28,17 +31,43 @@ fn platform() -> impl Strategy<Value = PlatformInfo> {
         "[a-z]{4,8}",
         proptest::option::of(state()),
         proptest::option::of(state()),
-        any::<bool>(),
+        any::<(bool, bool)>(),
         proptest::collection::vec(state(), 0..3),
         categories(),
     )
-        .prop_map(|(id, main, rep, eu, local, covers)| PlatformInfo {
+        .prop_map(|(id, main, rep, (eu, areas), local, covers)| PlatformInfo {
             id,
             main_establishment: main,
             legal_representative: rep,
+            // Both the contract's flag and the data-driven list.
+            service_areas: if areas { vec!["EU".into()] } else { vec![] },
             offers_services_in_eu: eu,
             local_presence: local,
             policy_covers: covers,
+        })
+}
+
+/// What host determination may have seen: CDN addresses, ccTLDs, registrars, unlocated IPs.
+fn candidate() -> impl Strategy<Value = HostCandidate> {
+    (
+        proptest::option::of(state()),
+        proptest::sample::select(vec![
+            HostFactor::MainEstablishment,
+            HostFactor::LegalRepresentative,
+            HostFactor::Hoster,
+            HostFactor::ServerIp,
+            HostFactor::Registrar,
+            HostFactor::Cctld,
+        ]),
+        proptest::sample::select(vec![Confidence::High, Confidence::Medium, Confidence::Low]),
+        any::<bool>(),
+    )
+        .prop_map(|(jurisdiction, factor, confidence, cdn)| HostCandidate {
+            jurisdiction,
+            factor,
+            confidence,
+            cdn,
+            source: "prop".into(),
         })
 }
 
@@ -58,9 +87,10 @@ fn host() -> impl Strategy<Value = Host> {
             categories(),
         )),
         proptest::option::of(state()),
+        proptest::collection::vec(candidate(), 0..3),
     )
         .prop_map(
-            |(self_hosted, (platform, platform_id), hoster, server_country)| Host {
+            |(self_hosted, (platform, platform_id), hoster, server_country, candidates)| Host {
                 self_hosted,
                 platform,
                 platform_id,
@@ -70,13 +100,20 @@ fn host() -> impl Strategy<Value = Host> {
                     policy_covers,
                 }),
                 server_country,
+                candidates,
             },
         )
 }
 
 fn case() -> impl Strategy<Value = RouteCase> {
-    (state(), categories(), any::<[bool; 4]>(), host()).prop_map(|(r, categories, b, host)| {
-        RouteCase {
+    (
+        state(),
+        categories(),
+        any::<[bool; 4]>(),
+        host(),
+        proptest::option::of(0i64..4_000_000_000),
+    )
+        .prop_map(|(r, categories, b, host, at)| RouteCase {
             case_id: "p".into(),
             referring: Referring {
                 jurisdiction: r,
@@ -90,8 +127,8 @@ fn case() -> impl Strategy<Value = RouteCase> {
             },
             want_evidence: b[2],
             host,
-        }
-    })
+            at: at.and_then(|s| chrono::DateTime::from_timestamp(s, 0)),
+        })
 }
 
 proptest! {
@@ -104,6 +141,8 @@ proptest! {
             return Err(TestCaseError::fail(format!("{e}\ncase: {}\ndecision: {}",
                 serde_json::to_string(&case).unwrap(), serde_json::to_string_pretty(&d).unwrap())));
         }
-        prop_assert_eq!(d, pack().route(&case));
+        prop_assert_eq!(&d, &pack().route(&case));
+        // Explaining changes nothing in the decision.
+        prop_assert_eq!(&d, &pack().explain(&case).decision);
     }
 }

@@ -4,7 +4,9 @@
 #![allow(dead_code)]
 
 use route::{Eligibility, RulePack, Status};
-use shared::{normalize_jurisdiction, Category, DcResult, Decision, DomesticKind, Path, RouteCase};
+use shared::{
+    normalize_jurisdiction, Category, ClockKind, DcResult, Decision, DomesticKind, Path, RouteCase,
+};
 use std::path::PathBuf;
 
 pub fn fixture_dir() -> PathBuf {
@@ -18,8 +20,16 @@ pub fn pack() -> RulePack {
 /// Checks the invariants of ROUTING.md on one decision; the error says which one broke.
 pub fn invariants(pack: &RulePack, case: &RouteCase, d: &Decision) -> Result<(), String> {
     let r = normalize_jurisdiction(&case.referring.jurisdiction).unwrap_or_default();
-    if d.case_id != case.case_id || d.rules_version != pack.rules_version() {
-        return Err("case_id or rules_version not carried over".into());
+    if d.case_id != case.case_id
+        || d.rules_version != pack.rules_version()
+        || d.last_reviewed != pack.last_reviewed()
+    {
+        return Err("case_id, rules_version or last_reviewed not carried over".into());
+    }
+    for r in &d.review {
+        if r.decide.trim().is_empty() || r.reason.trim().is_empty() {
+            return Err(format!("review item without a question or a reason: {r:?}"));
+        }
     }
     // Every category ends somewhere, with a trace. A no_action target lists every category of
     // the case, so it places none of them.
@@ -99,6 +109,18 @@ pub fn invariants(pack: &RulePack, case: &RouteCase, d: &Decision) -> Result<(),
                 }
             }
             if t.path == Path::MlaRequest {
+                let hs = pack
+                    .cell(&t.jurisdiction, c)
+                    .and_then(|x| x.statute.clone())
+                    .ok_or_else(|| {
+                        format!("{c} requested from {} without a cell", t.jurisdiction)
+                    })?;
+                if !t.reasons.iter().any(|x| x.contains(&hs)) {
+                    return Err(format!(
+                        "mla_request does not quote {}'s statute for {c}",
+                        t.jurisdiction
+                    ));
+                }
                 let passed = d.dual_criminality.iter().any(|x| {
                     x.category == c && x.requested == t.jurisdiction && x.result == DcResult::Pass
                 });
@@ -110,9 +132,51 @@ pub fn invariants(pack: &RulePack, case: &RouteCase, d: &Decision) -> Result<(),
                 }
             }
         }
+        if t.path == Path::MlaRequest {
+            // The requested state is a host candidate that is not a CDN.
+            let from_host = d
+                .host_candidates
+                .iter()
+                .any(|c| !c.cdn && c.jurisdiction.as_deref() == Some(t.jurisdiction.as_str()));
+            if !from_host {
+                return Err(format!(
+                    "mla_request to {} which is no non-CDN host candidate",
+                    t.jurisdiction
+                ));
+            }
+        }
         if t.path == Path::RemovalOrder {
             if t.deadline.as_deref() != Some("PT1H") {
                 return Err("removal order without PT1H".into());
+            }
+            let clock = d
+                .clocks
+                .iter()
+                .find(|c| c.clock == ClockKind::RemovalDeadline && c.jurisdiction == t.jurisdiction)
+                .ok_or("removal order without its deadline clock")?;
+            let want = case.at.map(|a| a + chrono::Duration::hours(1));
+            if clock.due_at != want || clock.starts_at != case.at {
+                return Err(format!(
+                    "deadline clock {clock:?} for a case at {:?}",
+                    case.at
+                ));
+            }
+            if let Some(cp) = &t.copy_to {
+                let scrutiny = d
+                    .clocks
+                    .iter()
+                    .find(|c| c.clock == ClockKind::CopyScrutiny && &c.jurisdiction == cp)
+                    .ok_or("copy without its scrutiny clock")?;
+                if scrutiny.due_at != case.at.map(|a| a + chrono::Duration::hours(72)) {
+                    return Err(format!("scrutiny clock {scrutiny:?}"));
+                }
+            }
+            if !d
+                .clocks
+                .iter()
+                .any(|c| c.clock == ClockKind::Retention && c.duration == "P6M")
+            {
+                return Err("removal order without the six-month retention clock".into());
             }
             if t.copy_to.as_deref() == Some(t.jurisdiction.as_str()) {
                 return Err("removal order copied to its own issuer".into());
