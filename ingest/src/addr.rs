@@ -24,8 +24,18 @@ pub fn is_blocked_ip(ip: IpAddr) -> bool {
 /// obfuscated) and the local-use NAT64 prefix `64:ff9b:1::/48` (operator-chosen layout) are
 /// blocked outright.
 pub fn blocked_reason(ip: IpAddr) -> Option<String> {
+    blocked(ip).map(|(_, why)| why)
+}
+
+/// The class of a blocked address (`loopback`, `private`, `metadata`, …): a short, closed set of
+/// names for metrics and logs. An IPv6 form embedding IPv4 has the class of the embedded address.
+pub fn blocked_class(ip: IpAddr) -> Option<&'static str> {
+    blocked(ip).map(|(class, _)| class)
+}
+
+fn blocked(ip: IpAddr) -> Option<(&'static str, String)> {
     match ip {
-        IpAddr::V4(v4) => ipv4_reason(v4).map(str::to_string),
+        IpAddr::V4(v4) => ipv4_reason(v4).map(|(class, why)| (class, why.to_string())),
         IpAddr::V6(v6) => ipv6_reason(v6),
     }
 }
@@ -39,32 +49,85 @@ fn in_v4(ip: Ipv4Addr, net: [u8; 4], bits: u32) -> bool {
     u32::from(ip) & mask == u32::from(Ipv4Addr::from(net)) & mask
 }
 
-fn ipv4_reason(ip: Ipv4Addr) -> Option<&'static str> {
+/// An IPv4 range: network, prefix length, class, wording.
+type V4Range = ([u8; 4], u32, &'static str, &'static str);
+
+fn ipv4_reason(ip: Ipv4Addr) -> Option<(&'static str, &'static str)> {
     // Order matters only for the wording: the metadata address sits inside CGNAT.
-    const TABLE: &[([u8; 4], u32, &str)] = &[
-        ([100, 100, 100, 200], 32, "a cloud metadata address"),
-        ([169, 254, 169, 254], 32, "a cloud metadata address"),
-        ([0, 0, 0, 0], 8, "an unspecified (\"this network\") address"),
-        ([10, 0, 0, 0], 8, "a private address"),
-        ([100, 64, 0, 0], 10, "a carrier-grade NAT address"),
-        ([127, 0, 0, 0], 8, "a loopback address"),
-        ([169, 254, 0, 0], 16, "a link-local address"),
-        ([172, 16, 0, 0], 12, "a private address"),
-        ([192, 0, 0, 0], 24, "an IETF protocol assignment address"),
-        ([192, 0, 2, 0], 24, "a documentation address"),
-        ([192, 88, 99, 0], 24, "a 6to4 relay anycast address"),
-        ([192, 168, 0, 0], 16, "a private address"),
-        ([198, 18, 0, 0], 15, "a benchmarking address"),
-        ([198, 51, 100, 0], 24, "a documentation address"),
-        ([203, 0, 113, 0], 24, "a documentation address"),
-        ([224, 0, 0, 0], 4, "a multicast address"),
-        ([255, 255, 255, 255], 32, "the broadcast address"),
-        ([240, 0, 0, 0], 4, "a reserved address"),
+    const TABLE: &[V4Range] = &[
+        (
+            [100, 100, 100, 200],
+            32,
+            "metadata",
+            "a cloud metadata address",
+        ),
+        (
+            [169, 254, 169, 254],
+            32,
+            "metadata",
+            "a cloud metadata address",
+        ),
+        (
+            [0, 0, 0, 0],
+            8,
+            "unspecified",
+            "an unspecified (\"this network\") address",
+        ),
+        ([10, 0, 0, 0], 8, "private", "a private address"),
+        ([100, 64, 0, 0], 10, "cgnat", "a carrier-grade NAT address"),
+        ([127, 0, 0, 0], 8, "loopback", "a loopback address"),
+        ([169, 254, 0, 0], 16, "link_local", "a link-local address"),
+        ([172, 16, 0, 0], 12, "private", "a private address"),
+        (
+            [192, 0, 0, 0],
+            24,
+            "reserved",
+            "an IETF protocol assignment address",
+        ),
+        (
+            [192, 0, 2, 0],
+            24,
+            "documentation",
+            "a documentation address",
+        ),
+        (
+            [192, 88, 99, 0],
+            24,
+            "reserved",
+            "a 6to4 relay anycast address",
+        ),
+        ([192, 168, 0, 0], 16, "private", "a private address"),
+        (
+            [198, 18, 0, 0],
+            15,
+            "benchmarking",
+            "a benchmarking address",
+        ),
+        (
+            [198, 51, 100, 0],
+            24,
+            "documentation",
+            "a documentation address",
+        ),
+        (
+            [203, 0, 113, 0],
+            24,
+            "documentation",
+            "a documentation address",
+        ),
+        ([224, 0, 0, 0], 4, "multicast", "a multicast address"),
+        (
+            [255, 255, 255, 255],
+            32,
+            "broadcast",
+            "the broadcast address",
+        ),
+        ([240, 0, 0, 0], 4, "reserved", "a reserved address"),
     ];
     TABLE
         .iter()
-        .find(|(net, bits, _)| in_v4(ip, *net, *bits))
-        .map(|(_, _, why)| *why)
+        .find(|(net, bits, _, _)| in_v4(ip, *net, *bits))
+        .map(|(_, _, class, why)| (*class, *why))
 }
 
 fn in_v6(ip: Ipv6Addr, net: [u16; 8], bits: u32) -> bool {
@@ -80,16 +143,16 @@ fn embedded_v4(bits: u128) -> Ipv4Addr {
     Ipv4Addr::from((bits & 0xffff_ffff) as u32)
 }
 
-fn ipv6_reason(ip: Ipv6Addr) -> Option<String> {
+fn ipv6_reason(ip: Ipv6Addr) -> Option<(&'static str, String)> {
     let bits = u128::from(ip);
     let embedded = |v4: Ipv4Addr, form: &str| {
-        ipv4_reason(v4).map(|why| format!("{form} address embedding {v4}, {why}"))
+        ipv4_reason(v4).map(|(class, why)| (class, format!("{form} address embedding {v4}, {why}")))
     };
     if ip.is_unspecified() {
-        return Some("an unspecified address".into());
+        return Some(("unspecified", "an unspecified address".into()));
     }
     if ip.is_loopback() {
-        return Some("a loopback address".into());
+        return Some(("loopback", "a loopback address".into()));
     }
     if in_v6(ip, [0, 0, 0, 0, 0, 0xffff, 0, 0], 96) {
         return embedded(embedded_v4(bits), "an IPv4-mapped IPv6");
@@ -107,47 +170,96 @@ fn ipv6_reason(ip: Ipv6Addr) -> Option<String> {
             "a 6to4",
         );
     }
-    const TABLE: &[([u16; 8], u32, &str)] = &[
+    type V6Range = ([u16; 8], u32, &'static str, &'static str);
+    const TABLE: &[V6Range] = &[
         (
             [0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254],
             128,
+            "metadata",
             "a cloud metadata address",
         ),
         (
             [0x64, 0xff9b, 1, 0, 0, 0, 0, 0],
             48,
+            "nat64_local",
             "a local-use NAT64 address",
         ),
-        ([0x100, 0, 0, 0, 0, 0, 0, 0], 64, "a discard-only address"),
-        ([0x2001, 0, 0, 0, 0, 0, 0, 0], 32, "a Teredo address"),
+        (
+            [0x100, 0, 0, 0, 0, 0, 0, 0],
+            64,
+            "reserved",
+            "a discard-only address",
+        ),
+        (
+            [0x2001, 0, 0, 0, 0, 0, 0, 0],
+            32,
+            "teredo",
+            "a Teredo address",
+        ),
         (
             [0x2001, 0x2, 0, 0, 0, 0, 0, 0],
             48,
+            "benchmarking",
             "a benchmarking address",
         ),
-        ([0x2001, 0x10, 0, 0, 0, 0, 0, 0], 28, "an ORCHID address"),
-        ([0x2001, 0x20, 0, 0, 0, 0, 0, 0], 28, "an ORCHIDv2 address"),
+        (
+            [0x2001, 0x10, 0, 0, 0, 0, 0, 0],
+            28,
+            "reserved",
+            "an ORCHID address",
+        ),
+        (
+            [0x2001, 0x20, 0, 0, 0, 0, 0, 0],
+            28,
+            "reserved",
+            "an ORCHIDv2 address",
+        ),
         (
             [0x2001, 0xdb8, 0, 0, 0, 0, 0, 0],
             32,
+            "documentation",
             "a documentation address",
         ),
-        ([0x3fff, 0, 0, 0, 0, 0, 0, 0], 20, "a documentation address"),
+        (
+            [0x3fff, 0, 0, 0, 0, 0, 0, 0],
+            20,
+            "documentation",
+            "a documentation address",
+        ),
         (
             [0xfc00, 0, 0, 0, 0, 0, 0, 0],
             7,
+            "private",
             "a unique-local (private) address",
         ),
-        ([0xfe80, 0, 0, 0, 0, 0, 0, 0], 10, "a link-local address"),
-        ([0xfec0, 0, 0, 0, 0, 0, 0, 0], 10, "a site-local address"),
-        ([0xff00, 0, 0, 0, 0, 0, 0, 0], 8, "a multicast address"),
+        (
+            [0xfe80, 0, 0, 0, 0, 0, 0, 0],
+            10,
+            "link_local",
+            "a link-local address",
+        ),
+        (
+            [0xfec0, 0, 0, 0, 0, 0, 0, 0],
+            10,
+            "private",
+            "a site-local address",
+        ),
+        (
+            [0xff00, 0, 0, 0, 0, 0, 0, 0],
+            8,
+            "multicast",
+            "a multicast address",
+        ),
     ];
-    if let Some((_, _, why)) = TABLE.iter().find(|(net, bits, _)| in_v6(ip, *net, *bits)) {
-        return Some((*why).into());
+    if let Some((_, _, class, why)) = TABLE
+        .iter()
+        .find(|(net, bits, _, _)| in_v6(ip, *net, *bits))
+    {
+        return Some((class, (*why).into()));
     }
     // Global unicast is 2000::/3; everything else is reserved or unassigned.
     if !in_v6(ip, [0x2000, 0, 0, 0, 0, 0, 0, 0], 3) {
-        return Some("a reserved address (not global unicast)".into());
+        return Some(("reserved", "a reserved address (not global unicast)".into()));
     }
     None
 }
@@ -192,6 +304,7 @@ pub(crate) fn check_hop(url: &Url, policy: &FetchPolicy, hop: usize) -> Result<(
             if is_localhost_name(name) {
                 return Err(FetchError::BlockedAddress {
                     at: at(),
+                    class: "loopback",
                     reason: format!("{name} is a localhost name"),
                 });
             }
@@ -219,13 +332,17 @@ pub(crate) fn refuse_socket(
     if policy.allow_private.contains(&sa) {
         return Ok(());
     }
-    if let Some(why) = blocked_reason(sa.ip()) {
+    if let Some((class, why)) = blocked(sa.ip()) {
         let ip = sa.ip();
         let reason = match name {
             Some(name) => format!("{name} resolves to {ip}, {why}"),
             None => format!("{ip} is {why}"),
         };
-        return Err(FetchError::BlockedAddress { at: at(), reason });
+        return Err(FetchError::BlockedAddress {
+            at: at(),
+            class,
+            reason,
+        });
     }
     if !policy.allowed_ports.contains(&sa.port()) {
         return Err(FetchError::Port {
@@ -356,6 +473,26 @@ mod tests {
             blocked_reason(ip("::ffff:127.0.0.1")).unwrap(),
             "an IPv4-mapped IPv6 address embedding 127.0.0.1, a loopback address"
         );
+    }
+
+    #[test]
+    fn classes_are_a_closed_set_and_follow_the_embedded_address() {
+        for (s, class) in [
+            ("127.0.0.1", "loopback"),
+            ("::1", "loopback"),
+            ("::ffff:127.0.0.1", "loopback"),
+            ("64:ff9b::a9fe:a9fe", "metadata"),
+            ("2002:a00:1::", "private"),
+            ("fd00:ec2::254", "metadata"),
+            ("fd12::1", "private"),
+            ("100.64.1.1", "cgnat"),
+            ("2001:0:4136:e378:8000:63bf:3fff:fdd2", "teredo"),
+            ("0.0.0.0", "unspecified"),
+            ("224.0.0.1", "multicast"),
+        ] {
+            assert_eq!(blocked_class(ip(s)), Some(class), "{s}");
+        }
+        assert_eq!(blocked_class(ip("8.8.8.8")), None);
     }
 
     fn refused(url: &str, policy: &FetchPolicy) -> &'static str {

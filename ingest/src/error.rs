@@ -41,7 +41,12 @@ pub enum FetchError {
     #[error("{at} is refused: it carries a user name or password")]
     Userinfo { at: Target },
     #[error("{at} is refused: {reason}")]
-    BlockedAddress { at: Target, reason: String },
+    BlockedAddress {
+        at: Target,
+        /// The address class ([`crate::blocked_class`]), or `unvetted_peer`.
+        class: &'static str,
+        reason: String,
+    },
     #[error("{url} redirected more than {limit} times (the last hop pointed to {next})")]
     RedirectLimit {
         url: String,
@@ -60,6 +65,8 @@ pub enum FetchError {
     Dns { at: Target, reason: String },
     #[error("{at} could not be reached: {reason}")]
     Connect { at: Target, reason: String },
+    #[error("{at} is refused: its TLS certificate is not valid for it ({reason})")]
+    Tls { at: Target, reason: String },
     #[error("{at} timed out: no {what} within {ms} ms")]
     Timeout {
         at: Target,
@@ -100,10 +107,20 @@ impl FetchError {
             FetchError::TooLarge { .. } => "too_large",
             FetchError::Dns { .. } => "dns",
             FetchError::Connect { .. } => "connect",
+            FetchError::Tls { .. } => "tls",
             FetchError::Timeout { .. } => "timeout",
             FetchError::Http { .. } => "http",
             FetchError::Decode { .. } => "decode",
             FetchError::Config(_) => "config",
+        }
+    }
+
+    /// A finer, still closed, reason for metrics and logs: the address class of a
+    /// `blocked_address` refusal (`loopback`, `private`, `metadata`, …), else the kind.
+    pub fn class(&self) -> &'static str {
+        match self {
+            FetchError::BlockedAddress { class, .. } => class,
+            other => other.kind(),
         }
     }
 

@@ -33,10 +33,20 @@ pub struct Extracted {
     pub title: Option<String>,
     /// Visible text: one line per block element, whitespace collapsed within lines.
     pub text: String,
+    /// The main text: [`Extracted::text`] without boilerplate — navigation, headers and
+    /// footers of the page, sidebars, forms, cookie banners, share and comment widgets, and
+    /// lines that are mostly links. When the page marks its content (`article`, `main`,
+    /// `role=main`, `itemprop=articleBody`) and that holds enough text, only that. Plain text
+    /// is its own main text.
+    pub main_text: String,
     pub text_truncated: bool,
     /// Part of the input was not looked at (over the byte, node or depth limit).
     pub input_truncated: bool,
     pub html_lang: Option<String>,
+    /// `<meta http-equiv="content-language" content="…">`.
+    pub meta_content_language: Option<String>,
+    /// `<meta property="og:locale" content="…">`.
+    pub og_locale: Option<String>,
     pub meta_description: Option<String>,
     /// `a`/`area` targets, absolute when a base URL is known; `javascript:` and `data:` dropped.
     pub links: Vec<String>,
@@ -91,9 +101,12 @@ pub fn extract_with(
         decode_errors: false,
         title: None,
         text: String::new(),
+        main_text: String::new(),
         text_truncated: false,
         input_truncated,
         html_lang: None,
+        meta_content_language: None,
+        og_locale: None,
         meta_description: None,
         links: Vec::new(),
         images: Vec::new(),
@@ -111,6 +124,7 @@ pub fn extract_with(
         _ => {
             let (text, cut) = truncate(&decoded, limits.max_text_bytes);
             out.text = text.to_string();
+            out.main_text = out.text.clone();
             out.text_truncated = cut;
         }
     }
@@ -161,6 +175,10 @@ fn sniff_kind(body: &[u8], content_type: Option<&str>) -> ContentKind {
         return ContentKind::Other;
     }
     let essence = essence(content_type);
+    // A page served with an image or binary label is still a page: the bytes decide.
+    if looks_like_html(body) {
+        return ContentKind::Html;
+    }
     match essence.as_deref() {
         Some("text/html") | Some("application/xhtml+xml") => ContentKind::Html,
         Some(t) if t.starts_with("text/") && t != "text/plain" => ContentKind::Text,
@@ -169,7 +187,6 @@ fn sniff_kind(body: &[u8], content_type: Option<&str>) -> ContentKind {
         {
             ContentKind::Other
         }
-        _ if looks_like_html(body) => ContentKind::Html,
         Some("text/plain") | None => ContentKind::Text,
         Some(t) if t.ends_with("+xml") || t.ends_with("/json") || t.ends_with("/xml") => {
             ContentKind::Text
@@ -438,11 +455,16 @@ fn extract_html(html: &str, base: Option<&Url>, limits: &ExtractLimits, out: &mu
         out,
         base: base.as_ref(),
         text: TextBuilder::new(limits.max_text_bytes),
+        main: MainText::new(limits.max_text_bytes),
         links: UrlSet::new(limits.max_urls),
         images: UrlSet::new(limits.max_urls),
         hidden_depth: 0,
         in_title: 0,
         title: String::new(),
+        roles: Vec::new(),
+        boiler_depth: 0,
+        content_depth: 0,
+        link_depth: 0,
     };
     let mut nodes = 0usize;
     // ego_tree's traverse is iterative, so depth cannot overflow the stack.
@@ -470,11 +492,20 @@ fn extract_html(html: &str, base: Option<&Url>, limits: &ExtractLimits, out: &mu
     walk.finish();
 }
 
+/// What an open element means for the main text (a stack entry per open element).
+#[derive(Clone, Copy, Default)]
+struct Role {
+    boilerplate: bool,
+    content: bool,
+    link: bool,
+}
+
 /// The state of one walk over a parsed document, filling `out`.
 struct HtmlWalk<'a> {
     out: &'a mut Extracted,
     base: Option<&'a Url>,
     text: TextBuilder,
+    main: MainText,
     links: UrlSet,
     images: UrlSet,
     /// Open elements whose content is not visible ([`HIDDEN`]).
@@ -482,6 +513,12 @@ struct HtmlWalk<'a> {
     /// Inside the first `<title>`.
     in_title: usize,
     title: String,
+    /// One entry per open element, so closing undoes what opening did.
+    roles: Vec<Role>,
+    /// Open boilerplate elements, content containers and links.
+    boiler_depth: usize,
+    content_depth: usize,
+    link_depth: usize,
 }
 
 impl HtmlWalk<'_> {
@@ -494,16 +531,18 @@ impl HtmlWalk<'_> {
             "html" if self.out.html_lang.is_none() => {
                 self.out.html_lang = el.attr("lang").map(|l| l.trim().to_string());
             }
-            "meta"
-                if self.out.meta_description.is_none()
-                    && el
-                        .attr("name")
-                        .is_some_and(|n| n.eq_ignore_ascii_case("description")) =>
-            {
-                self.out.meta_description = el.attr("content").map(|c| collapse(c.trim()));
-            }
+            "meta" => self.meta(el),
             _ => {}
         }
+        let role = Role {
+            boilerplate: is_boilerplate(el, self.content_depth > 0),
+            content: is_content_container(el),
+            link: matches!(name, "a" | "area"),
+        };
+        self.boiler_depth += usize::from(role.boilerplate);
+        self.content_depth += usize::from(role.content);
+        self.link_depth += usize::from(role.link);
+        self.roles.push(role);
         if HIDDEN.contains(&name) {
             self.hidden_depth += 1;
         }
@@ -513,11 +552,35 @@ impl HtmlWalk<'_> {
         match name {
             "a" | "area" => self.links.push(el.attr("href"), self.base),
             "img" => self.images.push(el.attr("src"), self.base),
-            "br" => self.text.line_break(),
+            "br" => self.line_break(),
             "td" | "th" => self.text.space(),
-            _ if BLOCKS.contains(&name) => self.text.line_break(),
+            _ if BLOCKS.contains(&name) => self.line_break(),
             _ => {}
         }
+    }
+
+    fn meta(&mut self, el: &scraper::node::Element) {
+        let attr_is =
+            |a: &str, v: &str| el.attr(a).is_some_and(|x| x.trim().eq_ignore_ascii_case(v));
+        let content = || {
+            el.attr("content")
+                .map(|c| collapse(c.trim()))
+                .filter(|c| !c.is_empty())
+        };
+        if self.out.meta_description.is_none() && attr_is("name", "description") {
+            self.out.meta_description = content();
+        } else if self.out.meta_content_language.is_none()
+            && attr_is("http-equiv", "content-language")
+        {
+            self.out.meta_content_language = content();
+        } else if self.out.og_locale.is_none() && attr_is("property", "og:locale") {
+            self.out.og_locale = content();
+        }
+    }
+
+    fn line_break(&mut self) {
+        self.text.line_break();
+        self.main.line_break();
     }
 
     fn text(&mut self, t: &str) {
@@ -526,6 +589,10 @@ impl HtmlWalk<'_> {
             self.title.push_str(truncate(t, room).0);
         } else if self.hidden_depth == 0 {
             self.text.push(t);
+            if self.boiler_depth == 0 {
+                self.main
+                    .push(t, self.content_depth > 0, self.link_depth > 0);
+            }
         }
     }
 
@@ -541,15 +608,181 @@ impl HtmlWalk<'_> {
         if HIDDEN.contains(&name) {
             self.hidden_depth -= 1;
         } else if self.hidden_depth == 0 && BLOCKS.contains(&name) {
-            self.text.line_break();
+            self.line_break();
+        }
+        if let Some(role) = self.roles.pop() {
+            self.boiler_depth -= usize::from(role.boilerplate);
+            self.content_depth -= usize::from(role.content);
+            self.link_depth -= usize::from(role.link);
         }
     }
 
     fn finish(self) {
         self.out.text_truncated = self.text.truncated;
         self.out.text = self.text.finish();
+        self.out.main_text = self.main.finish();
         self.out.links = self.links.items;
         self.out.images = self.images.items;
+    }
+}
+
+/// Substrings of `class`/`id` values that mark page furniture (after Readability's "unlikely
+/// candidates"), and those that rescue an element anyway.
+const BOILERPLATE_HINTS: &[&str] = &[
+    "nav",
+    "menu",
+    "footer",
+    "header",
+    "masthead",
+    "sidebar",
+    "breadcrumb",
+    "cookie",
+    "consent",
+    "gdpr",
+    "banner",
+    "share",
+    "social",
+    "comment",
+    "related",
+    "promo",
+    "sponsor",
+    "advert",
+    "ad-",
+    "-ad",
+    "subscribe",
+    "newsletter",
+    "popup",
+    "modal",
+    "pagination",
+    "pager",
+    "skip",
+    "toolbar",
+    "widget",
+    "rss",
+];
+const CONTENT_HINTS: &[&str] = &["article", "content", "main", "body", "story", "post-text"];
+
+/// Elements whose text is page furniture. An `<header>`/`<footer>` inside an article is the
+/// article's own (its headline, its byline) and stays.
+fn is_boilerplate(el: &scraper::node::Element, inside_content: bool) -> bool {
+    match el.name() {
+        "nav" | "aside" | "form" | "menu" | "dialog" | "button" | "select" => return true,
+        "header" | "footer" if !inside_content => return true,
+        _ => {}
+    }
+    if let Some(role) = el.attr("role") {
+        let role = role.trim().to_ascii_lowercase();
+        if matches!(
+            role.as_str(),
+            "navigation"
+                | "banner"
+                | "contentinfo"
+                | "complementary"
+                | "search"
+                | "menu"
+                | "menubar"
+                | "dialog"
+                | "alertdialog"
+                | "toolbar"
+        ) {
+            return true;
+        }
+    }
+    if el.attr("hidden").is_some() || el.attr("aria-hidden").is_some_and(|v| v.trim() == "true") {
+        return true;
+    }
+    let mut hints = String::new();
+    for a in ["class", "id"] {
+        if let Some(v) = el.attr(a) {
+            hints.push_str(&v.to_ascii_lowercase());
+            hints.push(' ');
+        }
+    }
+    !hints.is_empty()
+        && BOILERPLATE_HINTS.iter().any(|h| hints.contains(h))
+        && !CONTENT_HINTS.iter().any(|h| hints.contains(h))
+}
+
+/// Elements that say "this is the content".
+fn is_content_container(el: &scraper::node::Element) -> bool {
+    matches!(el.name(), "article" | "main")
+        || el
+            .attr("role")
+            .is_some_and(|r| r.trim().eq_ignore_ascii_case("main"))
+        || el
+            .attr("itemprop")
+            .is_some_and(|r| r.trim().eq_ignore_ascii_case("articleBody"))
+}
+
+/// Bytes of text a content container must hold to be the main text on its own.
+const MIN_CONTAINER_TEXT: usize = 140;
+
+/// Builds the main text line by line, twice: everything outside boilerplate, and only what is
+/// inside content containers. A line whose text is mostly link text (a menu that escaped the
+/// element rules) is dropped from both.
+struct MainText {
+    all: TextBuilder,
+    container: TextBuilder,
+    line: String,
+    line_links: usize,
+    line_in_container: bool,
+}
+
+impl MainText {
+    fn new(max: usize) -> Self {
+        MainText {
+            all: TextBuilder::new(max),
+            container: TextBuilder::new(max),
+            line: String::new(),
+            line_links: 0,
+            line_in_container: false,
+        }
+    }
+
+    fn push(&mut self, t: &str, in_container: bool, in_link: bool) {
+        // A line is at most a few kilobytes in real pages; cap it anyway.
+        if self.line.len() > 64 * 1024 {
+            return;
+        }
+        let before = self.line.len();
+        if t.starts_with(char::is_whitespace) && !self.line.is_empty() {
+            self.line.push(' ');
+        }
+        let words: Vec<&str> = t.split_whitespace().collect();
+        self.line.push_str(&words.join(" "));
+        if t.ends_with(char::is_whitespace) && !words.is_empty() {
+            self.line.push(' ');
+        }
+        if in_link {
+            self.line_links += self.line.len() - before;
+        }
+        self.line_in_container |= in_container;
+    }
+
+    fn line_break(&mut self) {
+        let line = self.line.trim();
+        let link_heavy = self.line_links * 2 > line.len() && line.len() < 400;
+        if !line.is_empty() && !link_heavy {
+            self.all.line_break();
+            self.all.push(line);
+            if self.line_in_container {
+                self.container.line_break();
+                self.container.push(line);
+            }
+        }
+        self.line.clear();
+        self.line_links = 0;
+        self.line_in_container = false;
+    }
+
+    fn finish(mut self) -> String {
+        self.line_break();
+        let container = self.container.finish();
+        if container.len() >= MIN_CONTAINER_TEXT {
+            container
+        } else {
+            self.all.finish()
+        }
     }
 }
 

@@ -18,7 +18,15 @@
 //! - [`extract`] (sync, CPU-bound: use `spawn_blocking`) picks the charset the WHATWG way,
 //!   parses HTML with a depth bound and returns visible text and metadata, all capped.
 //! - [`FetchError::kind`] gives the CONTRACTS.md `error.kind`; [`FetchError::is_policy_refusal`]
-//!   separates refusals (exit 3) from external failures (exit 4).
+//!   separates refusals (exit 3) from external failures (exit 4); [`FetchError::class`] names
+//!   the address class of a `blocked_address` refusal for metrics.
+//! - [`evidence`]: every capture becomes a WARC/1.1 file in the evidence folder, chained into an
+//!   append-only custody log (RFC 6962 Merkle tree, Ed25519-signed checkpoints) that
+//!   [`evidence::verify`] checks and [`evidence::export`] turns into a bundle a court can verify
+//!   with `python3` and `openssl` alone.
+//!
+//! The bad inputs and faults of SECURITY.md and the research checklist, each with its test, are
+//! listed in `ingest/README.md`.
 
 mod addr;
 mod decode;
@@ -28,8 +36,10 @@ mod fetch;
 mod parse;
 mod policy;
 
-pub use addr::{blocked_reason, check_url, is_blocked_ip, parse_target};
+pub mod evidence;
+
+pub use addr::{blocked_class, blocked_reason, check_url, is_blocked_ip, parse_target};
 pub use error::{FetchError, Target, POLICY_REFUSAL_KINDS};
 pub use extract::{extract, extract_with, ContentKind, ExtractLimits, Extracted};
-pub use fetch::{Capture, Fetcher, Hop};
+pub use fetch::{Capture, Failed, Fetcher, Hop, HopRaw, NameResolver, Truncation};
 pub use policy::{FetchPolicy, DEFAULT_MAX_BODY_BYTES};

@@ -41,6 +41,8 @@ pub struct FetchPolicy {
     pub max_decompression_ratio: u64,
     /// The `User-Agent` sent with every request.
     pub user_agent: String,
+    /// Fetches in flight at once across the process (default 64); more wait their turn.
+    pub max_concurrent_fetches: usize,
 }
 
 impl Default for FetchPolicy {
@@ -56,6 +58,7 @@ impl Default for FetchPolicy {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             max_decompression_ratio: 100,
             user_agent: concat!("triage/", env!("CARGO_PKG_VERSION"), " (referral triage)").into(),
+            max_concurrent_fetches: 64,
         }
     }
 }
@@ -73,6 +76,12 @@ impl FetchPolicy {
         if let Some(sa) = self.allow_private.iter().find(|sa| sa.port() == 0) {
             return bad(format!("fetch policy: allow_private entry {sa} has port 0"));
         }
+        if self.max_concurrent_fetches > 100_000 {
+            return bad(format!(
+                "fetch policy: max_concurrent_fetches is {}; at most 100000 is allowed",
+                self.max_concurrent_fetches
+            ));
+        }
         if self.max_redirects > MAX_REDIRECTS_CEILING {
             return bad(format!(
                 "fetch policy: max_redirects is {}; at most {MAX_REDIRECTS_CEILING} is allowed",
@@ -85,6 +94,7 @@ impl FetchPolicy {
             ("total_timeout_ms", self.total_timeout_ms),
             ("max_body_bytes", self.max_body_bytes),
             ("max_decompression_ratio", self.max_decompression_ratio),
+            ("max_concurrent_fetches", self.max_concurrent_fetches as u64),
         ] {
             if ms == 0 {
                 return bad(format!("fetch policy: {name} must be greater than 0"));

@@ -196,3 +196,135 @@ fn deeply_nested_html_is_cut_at_the_depth_cap() {
     assert_eq!(e.text, "x");
     assert!(e.input_truncated);
 }
+
+#[test]
+fn main_text_drops_page_furniture_and_keeps_the_article() {
+    let html = r#"<!doctype html><html lang="fr"><head>
+<meta http-equiv="Content-Language" content="fr-FR"><meta property="og:locale" content="fr_FR">
+<title>Article</title></head><body>
+<header class="site-header"><a href="/">Logo</a> Site name</header>
+<nav><a href="/a">Home</a> <a href="/b">World</a> <a href="/c">Sport</a></nav>
+<div class="cookie-banner">We use cookies. <button>Accept</button></div>
+<ul class="links"><li><a href="/x">One link</a></li><li><a href="/y">Another link</a></li></ul>
+<article>
+  <header><h1>The headline of the story</h1></header>
+  <p>The first paragraph of the story is long enough to be the content of the page.</p>
+  <p>A second paragraph with <a href="/ref">a reference</a> inside a sentence of its own.</p>
+  <div class="share">Share on social media</div>
+</article>
+<aside>Most read: other stories</aside>
+<footer>Copyright and legal notice</footer>
+</body></html>"#;
+    let e = extract(html.as_bytes(), Some("text/html"), None);
+    assert_eq!(
+        e.main_text,
+        "The headline of the story\n\
+         The first paragraph of the story is long enough to be the content of the page.\n\
+         A second paragraph with a reference inside a sentence of its own."
+    );
+    // The full text keeps everything visible.
+    for furniture in [
+        "Logo",
+        "Home",
+        "cookies",
+        "Most read",
+        "Copyright",
+        "Share on",
+        "One link",
+    ] {
+        assert!(e.text.contains(furniture), "{furniture}");
+        assert!(!e.main_text.contains(furniture), "{furniture}");
+    }
+    assert_eq!(e.html_lang.as_deref(), Some("fr"));
+    assert_eq!(e.meta_content_language.as_deref(), Some("fr-FR"));
+    assert_eq!(e.og_locale.as_deref(), Some("fr_FR"));
+
+    // Without an article element: everything but furniture and link lists.
+    let html = "<body><div id=menu><a href=/1>A</a> <a href=/2>B</a></div>\
+                <div><p>Body text of a page without markup for its content.</p>\
+                <p><a href=/3>Only a link</a></p></div><div class=footer>Legal</div></body>";
+    let e = extract(html.as_bytes(), Some("text/html"), None);
+    assert_eq!(
+        e.main_text,
+        "Body text of a page without markup for its content."
+    );
+    // Plain text is its own main text.
+    let e = extract(b"just words", Some("text/plain"), None);
+    assert_eq!(e.main_text, "just words");
+}
+
+#[test]
+fn utf16_with_bom_decodes() {
+    let text = "<html><body><p>Привет, мир</p></body></html>";
+    let mut le = vec![0xFF, 0xFE];
+    for u in text.encode_utf16() {
+        le.extend_from_slice(&u.to_le_bytes());
+    }
+    let e = extract(&le, Some("text/html"), None);
+    assert_eq!(e.charset, "UTF-16LE");
+    assert_eq!(e.text, "Привет, мир");
+    assert!(!e.decode_errors);
+}
+
+#[test]
+fn meta_charset_after_1024_bytes_falls_back_to_detection() {
+    // The prescan stops at 1024 bytes (WHATWG), so a late <meta> is not seen; the detector
+    // still recognises the windows-1251 bytes.
+    let html = format!(
+        "<html><head><!--{}--><meta charset=koi8-r></head><body><p>{RUSSIAN} {RUSSIAN}</p></body></html>",
+        " ".repeat(1100)
+    );
+    let (bytes, _, _) = WINDOWS_1251.encode(&html);
+    let e = extract(&bytes, Some("text/html"), None);
+    assert_eq!(e.charset, "windows-1251");
+    assert!(e.text.starts_with(RUSSIAN));
+}
+
+#[test]
+fn unlabelled_shift_jis_is_detected() {
+    let text = "<html><body><p>これは日本語のニュース記事です。裁判所は本日、事件の審理を延期しました。</p></body></html>";
+    let (bytes, _, _) = encoding_rs::SHIFT_JIS.encode(text);
+    let e = extract(&bytes, None, None);
+    assert_eq!(e.charset, "Shift_JIS");
+    assert!(e.text.contains("裁判所"));
+    assert!(!e.decode_errors);
+}
+
+#[test]
+fn nul_bytes_and_huge_text_are_bounded() {
+    let e = extract(b"<p>a\0b</p>\0\0<p>c</p>", Some("text/html"), None);
+    assert!(
+        e.text.starts_with('a') && e.text.ends_with('c'),
+        "{:?}",
+        e.text
+    );
+    // 50 MB of text: only the first max_input_bytes are looked at, the text is capped.
+    let big = "word ".repeat(10 * 1024 * 1024);
+    let e = extract(big.as_bytes(), Some("text/plain"), None);
+    assert!(e.input_truncated && e.text_truncated);
+    assert_eq!(e.text.len(), ExtractLimits::default().max_text_bytes);
+    let html = format!("<p>{big}</p>");
+    let e = extract(html.as_bytes(), Some("text/html"), None);
+    assert!(e.input_truncated && e.text_truncated);
+    assert!(e.text.len() <= ExtractLimits::default().max_text_bytes);
+}
+
+#[test]
+fn content_type_lies_are_sniffed() {
+    // A page served as an image is processed as a page.
+    let e = extract(
+        b"<!DOCTYPE html><title>t</title><p>page</p>",
+        Some("image/png"),
+        None,
+    );
+    assert_eq!(e.kind, ContentKind::Html);
+    assert_eq!(e.text, "page");
+    // An image served as a page is not decoded as text.
+    let e = extract(
+        b"GIF89a\x01\x00\x01\x00",
+        Some("text/html; charset=utf-8"),
+        None,
+    );
+    assert_eq!(e.kind, ContentKind::Other);
+    assert!(e.text.is_empty());
+}
