@@ -1,8 +1,12 @@
-//! The Kazakh letter rule (`langid::kazakh`) on a table of short, harmless news-style
-//! sentences written for this test: Kazakh must come out `kaz`, the other Cyrillic languages
-//! must not. Run with `--nocapture` for the per-language figures and the share ranges.
+//! Language ID on short, harmless news-style sentences written for this test, in Kazakh,
+//! Russian, Ukrainian, Belarusian, Kyrgyz and other Cyrillic languages: text of another
+//! genre than the development data (UDHR, GTK, Firefox), so a check that the profiles are
+//! not only good at interface strings. Run with `--nocapture` for the per-language counts.
+//!
+//! (The first detector had a Kazakh signature-letter rule on top of whatlang, tuned on these
+//! tables; the n-gram profiles replaced it and are checked here on the same sentences.)
 
-use classify::langid::{kazakh, language, KAZ_MIN_WORD_SHARE};
+use classify::langid::language;
 
 const KAZ: &[&str] = &[
     "Астанада бүгін халықаралық экономикалық форум өтті.",
@@ -124,7 +128,7 @@ const OTHER: &[&str] = &[
 ];
 
 #[test]
-fn kazakh_rule_on_the_sentence_table() {
+fn each_sentence_in_its_language() {
     let mut errors = Vec::new();
     for (lang, table) in [
         ("kaz", KAZ),
@@ -132,47 +136,39 @@ fn kazakh_rule_on_the_sentence_table() {
         ("ukr", UKR),
         ("bel", BEL),
         ("kir", KIR),
-        ("other", OTHER),
     ] {
         let mut right = 0;
-        let (mut words, mut letters) = (Vec::new(), Vec::new());
         for s in table {
-            let is_kaz = kazakh(s).is_some();
-            let via_detect = language(s).map(|g| g.code);
-            assert_eq!(
-                is_kaz,
-                via_detect.as_deref() == Some("kaz"),
-                "detect uses the rule: {s}"
-            );
-            if is_kaz == (lang == "kaz") {
+            let got = language(s).map(|g| g.code);
+            if got.as_deref() == Some(lang) {
                 right += 1;
             } else {
-                errors.push(format!("{lang}: {s} → {via_detect:?}"));
+                errors.push(format!("{lang}: {s} → {got:?}"));
             }
-            let (w, l) = shares(s);
-            words.push(w);
-            letters.push(l);
         }
-        let range = |v: &[f64]| {
-            let lo = v.iter().copied().fold(1.0, f64::min);
-            let hi = v.iter().copied().fold(0.0, f64::max);
-            format!("{lo:.3}..{hi:.3}")
-        };
-        println!(
-            "{lang}: {right}/{} right; Kazakh-word share {}, Kazakh-letter share {}",
-            table.len(),
-            range(&words),
-            range(&letters)
-        );
+        println!("{lang}: {right}/{} right", table.len());
     }
-    // What whatlang alone says about the Kazakh sentences.
-    let mut said = std::collections::BTreeMap::new();
-    for s in KAZ {
-        let code = whatlang::detect(s).map_or("none", |i| i.lang().code());
-        *said.entry(code).or_insert(0) += 1;
+    // At most one miss in the 150 sentences.
+    assert!(errors.len() <= 1, "{errors:#?}");
+}
+
+#[test]
+fn other_cyrillic_languages_are_not_kazakh() {
+    // Tajik, Cyrillic Uzbek and Mongolian are modelled and must come out as themselves;
+    // Tatar is not modelled: whatever it is called, it must not be Kazakh with confidence.
+    let want = ["tgk", "tgk", "uzb", "uzb", "", "", "mon"];
+    for (s, want) in OTHER.iter().zip(want) {
+        let g = language(s);
+        let code = g.as_ref().map(|g| g.code.as_str());
+        if want.is_empty() {
+            assert!(
+                code != Some("kaz") || g.as_ref().is_some_and(|g| g.confidence < 0.9),
+                "{s} → {g:?}"
+            );
+        } else {
+            assert_eq!(code, Some(want), "{s}");
+        }
     }
-    println!("whatlang alone on the Kazakh sentences: {said:?}");
-    assert!(errors.is_empty(), "{errors:#?}");
 }
 
 #[test]
@@ -181,46 +177,15 @@ fn whole_paragraphs_and_confidence() {
     let g = language(&kaz).unwrap();
     assert_eq!((g.code.as_str(), g.script.as_str()), ("kaz", "Cyrillic"));
     assert!(g.confidence > 0.9, "{g:?}");
-    // One sentence at the bottom of the Kazakh range still gets a middling confidence.
-    let low = KAZ
-        .iter()
-        .filter_map(|s| kazakh(s))
-        .map(|g| g.confidence)
-        .fold(1.0, f64::min);
-    assert!((0.5..=1.0).contains(&low), "{low}");
-    for (code, table) in [("rus", RUS), ("ukr", UKR), ("bel", BEL)] {
+    for (code, table) in [("rus", RUS), ("ukr", UKR), ("bel", BEL), ("kir", KIR)] {
         assert_eq!(language(&table.join(" ")).unwrap().code, code);
     }
-    assert_ne!(language(&KIR.join(" ")).unwrap().code, "kaz");
     // A Russian page quoting one Kazakh sentence stays Russian.
     let mixed = format!("{} {}", RUS.join(" "), KAZ[0]);
     assert_eq!(language(&mixed).unwrap().code, "rus");
-    // Too short to tell: the rule does not answer where whatlang would not.
-    assert_eq!(language("Қазақстан"), None);
-}
-
-/// The shares, recomputed here for the report: (Cyrillic words with a Kazakh letter, Kazakh
-/// letters among Cyrillic letters).
-fn shares(s: &str) -> (f64, f64) {
-    let is_cyr = |c: char| c.is_alphabetic() && matches!(c as u32, 0x400..=0x52F);
-    let is_kaz = |c: char| "іқғұәһңөү".contains(c);
-    let s = s.to_lowercase();
-    let words: Vec<&str> = s
-        .split(|c: char| !c.is_alphabetic())
-        .filter(|w| w.chars().any(is_cyr))
-        .collect();
-    let kaz_words = words.iter().filter(|w| w.chars().any(is_kaz)).count();
-    let cyr = s.chars().filter(|&c| is_cyr(c)).count();
-    let kaz = s.chars().filter(|&c| is_kaz(c)).count();
-    (
-        kaz_words as f64 / words.len().max(1) as f64,
-        kaz as f64 / cyr.max(1) as f64,
-    )
-}
-
-#[test]
-fn threshold_separates_the_table() {
-    let min_kaz = KAZ.iter().map(|s| shares(s).0).fold(1.0, f64::min);
-    let max_rus = RUS.iter().map(|s| shares(s).0).fold(0.0, f64::max);
-    assert!(max_rus < KAZ_MIN_WORD_SHARE && KAZ_MIN_WORD_SHARE < min_kaz);
+    // A short word is too short to tell; a longer one with Kazakh letters is answered, with
+    // a middling confidence.
+    assert_eq!(language("ИГИЛ"), None);
+    let g = language("Қазақстан").unwrap();
+    assert!(g.code == "kaz" && g.confidence < 0.9, "{g:?}");
 }

@@ -1,0 +1,594 @@
+//! Language identification: the document's main language (ISO 639-3 code, confidence,
+//! script) and the shares of a mixed document.
+//!
+//! Data flow: raw text → [`prepare`] (NFKC, format characters, tatweel and harakat out,
+//! lower case, Latin/Cyrillic look-alikes resolved) → letters counted per script → the main
+//! script picks the candidates → [`model`] scores the candidates with character n-gram
+//! profiles of our own → the best one, with a confidence from its margin over the runner-up.
+//! Scripts we have no profiles for (Greek, Hangul, Japanese kana, Thai, …) go to whatlang.
+//!
+//! Why not whatlang for everything (measured on `fixtures/langid/heldout.tsv`, see
+//! `docs/langid.md`): it has no Pashto, Uyghur, Kazakh, Kyrgyz, Tajik, Mongolian or Cyrillic
+//! Uzbek and names them confidently wrong; it confuses Russian with Bulgarian and Urdu with
+//! Persian; and at about 200 µs per 2 KB it is four times over our budget. The profiles know
+//! every language of LANGUAGES.md, are scored only against the languages of the text's own
+//! script, and take a few microseconds.
+//!
+//! `null` (`None`) rather than a confident wrong answer: under [`MIN_LETTERS`] letters, or
+//! when the best language's margin gives a confidence under [`MIN_CONFIDENCE`].
+
+pub mod eval;
+pub mod model;
+pub mod prepare;
+
+use crate::normalize::{han_form, HanForm};
+use model::{model, Group};
+use prepare::{letter_weight, script_of, Script};
+pub use prepare::{prepare, CJK_WEIGHT};
+use shared::{LanguageGuess, LanguageShare};
+
+/// Below this many letters (Han and kana count [`CJK_WEIGHT`] each) we do not guess, unless
+/// they make [`MIN_WORDS`] words or more; never below [`MIN_LETTERS_IN_WORDS`]. ("ИГИЛ" and
+/// "داعش" alone are null; "اس کے", Urdu for "its", is not.)
+pub const MIN_LETTERS: usize = 6;
+/// See [`MIN_LETTERS`].
+pub const MIN_WORDS: usize = 2;
+/// See [`MIN_LETTERS`].
+pub const MIN_LETTERS_IN_WORDS: usize = 3;
+/// Confidence is `1 − exp(−margin / CONFIDENCE_SCALE)`, the margin being the best language's
+/// log-likelihood lead (in nats) over the runner-up: a lead of about 3.5 nats is 0.5.
+pub const CONFIDENCE_SCALE: f64 = 5.0;
+/// Under this confidence there is no answer: the best two languages are about tied.
+pub const MIN_CONFIDENCE: f64 = 0.1;
+/// Letters scored for one detection; the scores settle long before (the held-out lines are
+/// mostly shorter), and a huge page must not cost milliseconds.
+pub const MAX_DETECT_LETTERS: usize = 300;
+/// Letters scored over all the segments of one document together (each gets its share,
+/// and at least [`MIN_SEGMENT_SAMPLE`]).
+pub const DOCUMENT_BUDGET_LETTERS: usize = 300;
+/// See [`DOCUMENT_BUDGET_LETTERS`].
+pub const MIN_SEGMENT_SAMPLE: usize = 40;
+/// Bytes of raw text prepared per letter to be scored: enough for four-byte letters, or
+/// two-byte ones with spaces and punctuation between words.
+pub const BYTES_PER_LETTER: usize = 4;
+/// Bytes of a document that are segmented: the shares of a page are those of its first
+/// 64 KB.
+pub const MAX_IDENTIFY_BYTES: usize = 64 * 1024;
+/// A segment shorter than this (in weighted letters) is merged with its neighbour when they
+/// share a script.
+pub const MIN_SEGMENT_LETTERS: usize = 40;
+/// A run of another script shorter than this (weighted letters) stays in its neighbour's
+/// segment.
+pub const MIN_RUN_LETTERS: usize = 12;
+/// At most this many segments are detected for one document; beyond that they are grouped.
+pub const MAX_SEGMENTS: usize = 10;
+
+/// The main language of a text (raw, as extracted), or `None` when there is too little to
+/// tell or the best two candidates are about tied.
+pub fn language(text: &str) -> Option<LanguageGuess> {
+    sample(text, MAX_DETECT_LETTERS)
+}
+
+/// Prepares as much of the start of `text` as `max_letters` letters need, and detects.
+fn sample(text: &str, max_letters: usize) -> Option<LanguageGuess> {
+    let raw = prefix(text, max_letters * BYTES_PER_LETTER);
+    detect_prepared(&prepare(raw), max_letters)
+}
+
+/// Same as [`language`] (the name older callers use).
+pub fn detect(text: &str) -> Option<LanguageGuess> {
+    language(text)
+}
+
+/// Both answers for a document (raw extracted text), preparing the text once. The main
+/// language is the one with the largest share, its confidence the letter-weighted mean of
+/// its segments'. A document with one segment is detected whole.
+pub fn identify(text: &str) -> (Option<LanguageGuess>, Vec<LanguageShare>) {
+    // Segments are cut in the raw text (format characters and look-alikes do not make
+    // letters of another script long enough to cut a run); only the samples are prepared.
+    let mut segs = segments(prefix(text, MAX_IDENTIFY_BYTES));
+    if segs.len() > MAX_SEGMENTS {
+        segs = regroup(segs);
+    }
+    if segs.len() <= 1 {
+        let guess = language(text);
+        let shares = guess
+            .iter()
+            .map(|g| LanguageShare {
+                code: g.code.clone(),
+                share: 1.0,
+            })
+            .collect();
+        return (guess, shares);
+    }
+    let per_segment =
+        (DOCUMENT_BUDGET_LETTERS / segs.len()).clamp(MIN_SEGMENT_SAMPLE, MAX_DETECT_LETTERS);
+    // Per language: letters, confidence × letters, and the guess with the most letters.
+    let mut by_code: Vec<(String, usize, f64, LanguageGuess, usize)> = Vec::new();
+    for seg in &segs {
+        let Some(g) = sample(&seg.text, per_segment) else {
+            continue;
+        };
+        match by_code.iter_mut().find(|e| e.0 == g.code) {
+            Some(e) => {
+                e.1 += seg.letters;
+                e.2 += g.confidence * seg.letters as f64;
+                if seg.letters > e.4 {
+                    e.3 = g;
+                    e.4 = seg.letters;
+                }
+            }
+            None => by_code.push((
+                g.code.clone(),
+                seg.letters,
+                g.confidence * seg.letters as f64,
+                g,
+                seg.letters,
+            )),
+        }
+    }
+    let total: usize = by_code.iter().map(|e| e.1).sum();
+    if total == 0 {
+        let guess = language(text);
+        let shares = guess
+            .iter()
+            .map(|g| LanguageShare {
+                code: g.code.clone(),
+                share: 1.0,
+            })
+            .collect();
+        return (guess, shares);
+    }
+    by_code.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    let main = &by_code[0];
+    let guess = LanguageGuess {
+        confidence: round3(main.2 / main.1 as f64),
+        ..main.3.clone()
+    };
+    let shares = by_code
+        .iter()
+        .map(|e| LanguageShare {
+            code: e.0.clone(),
+            share: round3(e.1 as f64 / total as f64),
+        })
+        .collect();
+    (Some(guess), shares)
+}
+
+/// The languages of a document (raw extracted text) and their shares by letter count,
+/// largest first. Segments are paragraphs and script changes; short ones are merged with a
+/// same-script neighbour. Segments too short or too unclear to tell count toward no share.
+pub fn languages(text: &str) -> Vec<LanguageShare> {
+    identify(text).1
+}
+
+/// Letters per script of a prepared text, weighted, over its first `max_letters` letters.
+fn script_letters(text: &str, max_letters: usize) -> Vec<(Script, usize)> {
+    let mut counts: Vec<(Script, usize)> = Vec::with_capacity(4);
+    let mut n = 0;
+    for c in text.chars() {
+        let Some(s) = script_of(c) else { continue };
+        n += 1;
+        let w = letter_weight(c);
+        match counts.iter_mut().find(|e| e.0 == s) {
+            Some(e) => e.1 += w,
+            None => counts.push((s, w)),
+        }
+        if n >= max_letters * 4 {
+            break;
+        }
+    }
+    counts
+}
+
+/// The detector on prepared text, scoring at most `max_letters` letters.
+pub fn detect_prepared(text: &str, max_letters: usize) -> Option<LanguageGuess> {
+    let counts = script_letters(text, max_letters);
+    let total: usize = counts.iter().map(|e| e.1).sum();
+    if !enough(text, total) {
+        return None;
+    }
+    let count = |s: Script| counts.iter().find(|e| e.0 == s).map_or(0, |e| e.1);
+    let (mut main, mut letters) = counts
+        .iter()
+        .copied()
+        .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(&a.0)))?;
+    // Kanji and kana: Japanese when kana make up a fifth of them; Chinese otherwise.
+    let (han, kana) = (count(Script::Han), count(Script::Kana));
+    if matches!(main, Script::Han | Script::Kana) {
+        (main, letters) = if kana * 5 >= han + kana {
+            (Script::Kana, han + kana)
+        } else {
+            (Script::Han, han + kana)
+        };
+    }
+    if !enough(text, letters) {
+        return None;
+    }
+    if main == Script::Han {
+        return Some(chinese(text, letters, max_letters));
+    }
+    match model().group(main) {
+        Some(group) => from_profiles(group, text, letters, max_letters),
+        None => from_whatlang(text),
+    }
+}
+
+/// Whether `letters` letters of `text` are enough to guess from (see [`MIN_LETTERS`]).
+fn enough(text: &str, letters: usize) -> bool {
+    if letters >= MIN_LETTERS {
+        return true;
+    }
+    if letters < MIN_LETTERS_IN_WORDS {
+        return false;
+    }
+    let mut words = 0;
+    let mut in_word = false;
+    for c in text.chars() {
+        let w = script_of(c).is_some();
+        words += usize::from(w && !in_word);
+        in_word = w;
+    }
+    words >= MIN_WORDS
+}
+
+/// Han without (enough) kana is Chinese. Simplified or traditional goes by the characters
+/// that exist in only one of the two forms (OpenCC's table): `Hans` or `Hant` when one
+/// form has more of them, `Hani` when the text has none or as many of each. (The n-gram
+/// profiles, trained on interface strings, got the form of 18 % of the UDHR's traditional
+/// sentences wrong; the letter rule none.) The confidence grows with length, as for the
+/// other scripts we model one language of.
+fn chinese(text: &str, letters: usize, max_letters: usize) -> LanguageGuess {
+    let (mut simplified, mut traditional) = (0usize, 0usize);
+    for c in text.chars().take(max_letters * 2) {
+        match han_form(c) {
+            Some(HanForm::Simplified) => simplified += 1,
+            Some(HanForm::Traditional) => traditional += 1,
+            None => {}
+        }
+    }
+    let script_code = match simplified.cmp(&traditional) {
+        std::cmp::Ordering::Greater => "Hans",
+        std::cmp::Ordering::Less => "Hant",
+        std::cmp::Ordering::Equal => "Hani",
+    };
+    LanguageGuess {
+        code: "cmn".to_string(),
+        confidence: round3(length_confidence(letters)),
+        script: Script::Han.name().to_string(),
+        script_code: script_code.to_string(),
+    }
+}
+
+/// For a script we model one language of: 0.4 at 5 letters, 0.86 at 20, 0.99 at 50.
+fn length_confidence(letters: usize) -> f64 {
+    1.0 - (-(letters as f64) / 10.0).exp()
+}
+
+fn from_profiles(
+    group: &Group,
+    text: &str,
+    letters: usize,
+    max_letters: usize,
+) -> Option<LanguageGuess> {
+    let (best, confidence) = if group.langs.len() == 1 {
+        // One language of its script here (Hindi, Bengali): the confidence grows with length.
+        (0, length_confidence(letters))
+    } else {
+        let scores = group.score(text, max_letters);
+        let (best, second) = scores.top2();
+        let margin = second.map_or(f64::INFINITY, |s| scores.log_p[best] - scores.log_p[s]);
+        (best, 1.0 - (-margin / CONFIDENCE_SCALE).exp())
+    };
+    if confidence < MIN_CONFIDENCE {
+        return None;
+    }
+    let lang = &group.langs[best];
+    Some(LanguageGuess {
+        code: lang.code.clone(),
+        confidence: round3(confidence),
+        script: group.script.name().to_string(),
+        script_code: lang.script_code.clone(),
+    })
+}
+
+/// Scripts we have no profiles for. whatlang looks at 1 KB at most.
+fn from_whatlang(text: &str) -> Option<LanguageGuess> {
+    let info = whatlang::detect(prefix(text, 1024))?;
+    if !info.is_reliable() && info.confidence() < 0.5 {
+        return None;
+    }
+    let script = info.script();
+    Some(LanguageGuess {
+        // whatlang's codes are ISO 639-3 already.
+        code: info.lang().code().to_string(),
+        confidence: round3(info.confidence()),
+        script: script.name().to_string(),
+        script_code: whatlang_iso15924(script).to_string(),
+    })
+}
+
+fn whatlang_iso15924(s: whatlang::Script) -> &'static str {
+    use whatlang::Script as W;
+    match s {
+        W::Arabic => "Arab",
+        W::Armenian => "Armn",
+        W::Bengali => "Beng",
+        W::Cyrillic => "Cyrl",
+        W::Devanagari => "Deva",
+        W::Ethiopic => "Ethi",
+        W::Georgian => "Geor",
+        W::Greek => "Grek",
+        W::Gujarati => "Gujr",
+        W::Gurmukhi => "Guru",
+        W::Hangul => "Hang",
+        W::Hebrew => "Hebr",
+        W::Hiragana | W::Katakana => "Jpan",
+        W::Kannada => "Knda",
+        W::Khmer => "Khmr",
+        W::Latin => "Latn",
+        W::Malayalam => "Mlym",
+        W::Mandarin => "Hani",
+        W::Myanmar => "Mymr",
+        W::Oriya => "Orya",
+        W::Sinhala => "Sinh",
+        W::Tamil => "Taml",
+        W::Telugu => "Telu",
+        W::Thai => "Thai",
+    }
+}
+
+/// A segment keeps about this much of its text: all that [`MAX_DETECT_LETTERS`] need.
+const SEGMENT_TEXT_BYTES: usize = MAX_DETECT_LETTERS * BYTES_PER_LETTER;
+
+#[derive(Debug)]
+struct Segment {
+    /// The segment's text, or at least its first [`SEGMENT_TEXT_BYTES`].
+    text: String,
+    script: Option<Script>,
+    letters: usize,
+}
+
+fn segments(text: &str) -> Vec<Segment> {
+    let mut out: Vec<Segment> = Vec::new();
+    let mut after_blank = false;
+    for line in text.lines() {
+        if line.trim().is_empty() {
+            after_blank = true;
+            continue;
+        }
+        for (piece, script, letters) in script_runs(line) {
+            match out.last_mut() {
+                // Same script: one paragraph stays one segment; across a blank line only a
+                // short piece is merged.
+                Some(cur)
+                    if cur.script == script
+                        && (!after_blank
+                            || cur.letters < MIN_SEGMENT_LETTERS
+                            || letters < MIN_SEGMENT_LETTERS) =>
+                {
+                    // Only the start of a segment is ever sampled.
+                    if cur.text.len() < SEGMENT_TEXT_BYTES {
+                        cur.text.push('\n');
+                        cur.text.push_str(piece);
+                    }
+                    cur.letters += letters;
+                }
+                _ => out.push(Segment {
+                    text: piece.to_string(),
+                    script,
+                    letters,
+                }),
+            }
+            after_blank = false;
+        }
+    }
+    out
+}
+
+/// Too many segments: join each script's segments, in order, in groups, so that every
+/// letter still counts and about [`MAX_SEGMENTS`] detections are made. (Sampling would
+/// alias with a page that repeats a pattern of languages.)
+fn regroup(segments: Vec<Segment>) -> Vec<Segment> {
+    let size = segments.len().div_ceil(MAX_SEGMENTS);
+    let mut done = Vec::new();
+    // Per script: the group being filled and how many segments it holds.
+    let mut open: Vec<(Segment, usize)> = Vec::new();
+    for seg in segments {
+        match open.iter_mut().position(|(g, _)| g.script == seg.script) {
+            Some(i) => {
+                let (g, n) = &mut open[i];
+                if g.text.len() < SEGMENT_TEXT_BYTES {
+                    g.text.push('\n');
+                    g.text.push_str(&seg.text);
+                }
+                g.letters += seg.letters;
+                *n += 1;
+                if *n == size {
+                    done.push(open.swap_remove(i).0);
+                }
+            }
+            None if size == 1 => done.push(seg),
+            None => open.push((seg, 1)),
+        }
+    }
+    done.extend(open.into_iter().map(|(g, _)| g));
+    done
+}
+
+/// A line cut where the script changes ("игил — Islamic State" is two pieces). A run of
+/// fewer than [`MIN_RUN_LETTERS`] joins its neighbour, so a brand name does not cut a
+/// Russian sentence into pieces too short to tell.
+fn script_runs(line: &str) -> Vec<(&str, Option<Script>, usize)> {
+    // (start, end, script, weighted letters)
+    let mut runs: Vec<(usize, usize, Option<Script>, usize)> = Vec::new();
+    for (i, c) in line.char_indices() {
+        let end = i + c.len_utf8();
+        let class = run_class(c);
+        let weight = match class {
+            None => 0,
+            Some(Script::Han) => CJK_WEIGHT,
+            Some(_) => 1,
+        };
+        match (class, runs.last_mut()) {
+            (None, Some(r)) => r.1 = end,
+            (Some(k), Some(r)) if r.2.is_none() || r.2 == Some(k) => {
+                r.1 = end;
+                r.2 = Some(k);
+                r.3 += weight;
+            }
+            (None, None) => runs.push((i, end, None, 0)),
+            (Some(k), _) => runs.push((i, end, Some(k), weight)),
+        }
+    }
+    let mut merged: Vec<(usize, usize, Option<Script>, usize)> = Vec::new();
+    for r in runs {
+        match merged.last_mut() {
+            Some(prev) if prev.2 == r.2 || prev.3 < MIN_RUN_LETTERS || r.3 < MIN_RUN_LETTERS => {
+                if r.3 > prev.3 {
+                    prev.2 = r.2;
+                }
+                prev.1 = r.1;
+                prev.3 += r.3;
+            }
+            _ => merged.push(r),
+        }
+    }
+    merged
+        .into_iter()
+        .filter(|r| r.3 > 0)
+        .map(|(s, e, k, n)| (&line[s..e], k, n))
+        .collect()
+}
+
+/// The script of a letter for cutting runs, with Han and kana as one (Japanese mixes them
+/// in every sentence); `None` for anything else.
+fn run_class(c: char) -> Option<Script> {
+    match script_of(c)? {
+        Script::Kana => Some(Script::Han),
+        s => Some(s),
+    }
+}
+
+fn prefix(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Short, harmless news-style samples written for these tests.
+    const RUS: &str = "Министерство иностранных дел сообщило сегодня, что переговоры о торговле \
+                       продолжатся на следующей неделе в столице.";
+    const CMN: &str = "外交部发言人今天在记者会上表示，双方将在下周继续就贸易问题举行会谈。";
+    const CMN_HANT: &str = "外交部發言人今天在記者會上表示，雙方將在下週繼續就貿易問題舉行會談。";
+    const URD: &str = "وزارت خارجہ کے ترجمان نے آج کہا ہے کہ دونوں ممالک کے درمیان تجارت پر \
+                       بات چیت اگلے ہفتے بھی جاری رہے گی اور اس میں کئی وزیر شرکت کریں گے۔";
+    const ARA: &str = "قالت وزارة الخارجية اليوم إن المحادثات بشأن التجارة ستستمر الأسبوع \
+                       المقبل في العاصمة بمشاركة عدد من الوزراء.";
+    const PES: &str = "سخنگوی وزارت امور خارجه امروز گفت که گفتگوها درباره تجارت هفته آینده \
+                       در پایتخت ادامه خواهد یافت و چند وزیر نیز در آن شرکت می‌کنند.";
+    const ENG: &str = "The foreign ministry said today that talks on trade will continue next \
+                       week in the capital, with several ministers taking part.";
+
+    #[test]
+    fn detects_each_sample() {
+        for (text, code, script) in [
+            (RUS, "rus", "Cyrl"),
+            (CMN, "cmn", "Hans"),
+            (CMN_HANT, "cmn", "Hant"),
+            (URD, "urd", "Arab"),
+            (ARA, "ara", "Arab"),
+            (PES, "pes", "Arab"),
+            (ENG, "eng", "Latn"),
+        ] {
+            let g = language(text).unwrap_or_else(|| panic!("no guess for {code}"));
+            assert_eq!(
+                (g.code.as_str(), g.script_code.as_str()),
+                (code, script),
+                "{text}"
+            );
+            assert!(g.confidence > 0.9 && g.confidence <= 1.0, "{g:?}");
+        }
+        assert_eq!(language(CMN).unwrap().script, "Mandarin");
+        assert_eq!(language(URD).unwrap().script, "Arabic");
+    }
+
+    #[test]
+    fn obfuscation_does_not_change_the_answer() {
+        let zw: String = URD.chars().flat_map(|c| [c, '\u{200B}']).collect();
+        assert_eq!(language(&zw).unwrap().code, "urd");
+        let tatweel = ARA.replace('ل', "لـــ");
+        assert_eq!(language(&tatweel).unwrap().code, "ara");
+        let look_alikes = RUS.replace('о', "o").replace('е', "e").replace('а', "a");
+        assert_eq!(language(&look_alikes).unwrap().code, "rus");
+    }
+
+    #[test]
+    fn other_scripts_go_to_whatlang() {
+        let ell = "Το υπουργείο εξωτερικών ανακοίνωσε σήμερα ότι οι συνομιλίες θα συνεχιστούν.";
+        let g = language(ell).unwrap();
+        assert_eq!((g.code.as_str(), g.script_code.as_str()), ("ell", "Grek"));
+        let jpn = "外務省の報道官は今日、会談が来週も続くと述べた。";
+        assert_eq!(language(jpn).unwrap().code, "jpn");
+    }
+
+    #[test]
+    fn too_little_text_is_null() {
+        assert_eq!(language(""), None);
+        assert_eq!(language("ИГИЛ"), None);
+        assert_eq!(language("داعش"), None);
+        assert_eq!(language("12345 67890 !!! ???"), None);
+        assert_eq!(language("\u{200B}\u{200B}ـــ"), None);
+        assert_eq!(languages("ИГИЛ"), vec![]);
+    }
+
+    #[test]
+    fn mixed_document_shares() {
+        let doc = format!("{RUS}\n\n{ENG}\n{ENG}\n\n{CMN}");
+        let (main, shares) = identify(&doc);
+        let codes: Vec<&str> = shares.iter().map(|s| s.code.as_str()).collect();
+        assert_eq!(codes, ["eng", "rus", "cmn"], "{shares:?}");
+        assert_eq!(main.unwrap().code, "eng");
+        let sum: f64 = shares.iter().map(|s| s.share).sum();
+        assert!((sum - 1.0).abs() < 0.01);
+        assert!(shares.windows(2).all(|w| w[0].share >= w[1].share));
+    }
+
+    #[test]
+    fn one_line_of_three_scripts_is_three_segments() {
+        let doc = format!("{RUS} {ARA} {ENG}");
+        let mut codes: Vec<String> = languages(&doc).into_iter().map(|s| s.code).collect();
+        codes.sort();
+        assert_eq!(codes, ["ara", "eng", "rus"]);
+        let para = format!("{RUS} {ARA} {ENG}\n\n").repeat(200);
+        assert_eq!(languages(&para).len(), 3, "grouping keeps every language");
+        // A short foreign name stays inside its sentence.
+        let runs = script_runs("компания YouTube сообщила сегодня о новых правилах");
+        assert_eq!(runs.len(), 1);
+        assert_eq!(runs[0].1, Some(Script::Cyrillic));
+        // Kanji and kana are one run.
+        let runs = script_runs("外務省の報道官は今日、会談が来週も続くと述べた");
+        assert_eq!(runs.len(), 1, "{runs:?}");
+    }
+
+    #[test]
+    fn short_lines_of_one_script_are_merged() {
+        // Each line alone is short; together they are a paragraph.
+        let doc = "Переговоры продолжатся\nв столице на следующей неделе\nсообщило министерство";
+        assert_eq!(segments(doc).len(), 1);
+        assert_eq!(languages(doc)[0].code, "rus");
+    }
+}
