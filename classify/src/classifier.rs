@@ -5,11 +5,12 @@ use crate::normalize::{look_alike_variant, normalize};
 use crate::score::{self, Counted};
 use aho_corasick::AhoCorasick;
 use regex::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
+use shared::lists::EntryState;
 use shared::lists::{
     Entries, HashAlgorithm, HashEntry, KeywordEntry, List, ListSet, MatchMode, Problem, RegexEntry,
     Trust, UrlEntry,
 };
-use shared::url::canonical_url;
+use shared::url::{canonical_url, match_key};
 use shared::{Category, Classification, Match, MatchKind};
 use std::collections::HashMap;
 use std::fmt;
@@ -126,6 +127,8 @@ struct EntryInfo {
     /// What it adds to its category: its kind, weight and list trust, worked out at build.
     contribution: f64,
     mode: MatchMode,
+    /// Unix seconds from which the entry no longer matches.
+    expires: Option<i64>,
 }
 
 struct Keywords {
@@ -150,6 +153,8 @@ struct Compiled {
     md5: HashMap<String, Vec<usize>>,
     urls: HashMap<String, Vec<usize>>,
     stats: Stats,
+    /// Some entry has an `expires`: the clock is read per document only then.
+    any_expiry: bool,
 }
 
 /// One entry found in the document, before suppression. `range` is in normalised text;
@@ -175,11 +180,30 @@ impl Classifier {
 
     /// Classifies one document. `id` is left `None` for the caller to set.
     pub fn classify(&self, doc: &Document<'_>) -> Classification {
+        self.classify_with(doc, &mut |_| None)
+    }
+
+    /// Like [`classify`](Self::classify), and asks `suppress` once per entry that matched (and
+    /// that no negative list suppressed): an answer `Some((by, reason))` reports that entry's
+    /// matches as suppressed (`suppressed_by`, `suppressed_reason`) and leaves them out of the
+    /// scores. The service's flood quarantine hooks in here.
+    pub fn classify_with(
+        &self,
+        doc: &Document<'_>,
+        suppress: &mut dyn FnMut(&Match) -> Option<(String, String)>,
+    ) -> Classification {
         let c = &*self.inner;
         let norm = normalize(doc.text);
         let mut hits = Vec::new();
         let mut seen: HashMap<usize, usize> = HashMap::new();
+        // Entries past their `expires` load but never match.
+        let now = c.any_expiry.then(unix_now);
         let mut push = |entry: usize, range: Option<Range<usize>>| {
+            if let (Some(now), Some(t)) = (now, c.entries[entry].expires) {
+                if t <= now {
+                    return;
+                }
+            }
             let n = seen.entry(entry).or_insert(0);
             if *n < MAX_OCCURRENCES_PER_ENTRY {
                 *n += 1;
@@ -210,12 +234,7 @@ impl Classifier {
         let exact = [
             (doc.sha256.map(|h| h.trim().to_ascii_lowercase()), &c.sha256),
             (doc.md5.map(|h| h.trim().to_ascii_lowercase()), &c.md5),
-            (
-                doc.url
-                    .and_then(|u| canonical_url(u).ok())
-                    .map(|u| u.to_string()),
-                &c.urls,
-            ),
+            (doc.url.and_then(|u| match_key(u).ok()), &c.urls),
         ];
         for (key, map) in exact {
             for &e in key.and_then(|k| map.get(&k)).into_iter().flatten() {
@@ -227,6 +246,7 @@ impl Classifier {
             .into_iter()
             .partition(|h| c.lists[c.entries[h.entry].list].negative);
         let suppressor = Suppressor::new(&negatives);
+        let mut asked: HashMap<usize, Option<(String, String)>> = HashMap::new();
 
         let mut matches: Vec<(Match, usize)> = positives
             .into_iter()
@@ -234,7 +254,7 @@ impl Classifier {
                 let e = &c.entries[h.entry];
                 let l = &c.lists[e.list];
                 let span = h.range.as_ref().map(|r| norm.source_range(r.clone()));
-                let m = Match {
+                let mut m = Match {
                     list: l.id.clone(),
                     entry: e.id.clone(),
                     kind: e.kind,
@@ -246,7 +266,16 @@ impl Classifier {
                     list_version: l.version.clone(),
                     trust: l.trust.as_str().to_string(),
                     suppressed_by: suppressor.find(h.range.as_ref()).map(|n| c.label(n)),
+                    suppressed_reason: None,
                 };
+                if m.suppressed_by.is_some() {
+                    m.suppressed_reason = Some("allow_list".into());
+                } else if let Some((by, reason)) =
+                    asked.entry(h.entry).or_insert_with(|| suppress(&m)).clone()
+                {
+                    m.suppressed_by = Some(by);
+                    m.suppressed_reason = Some(reason);
+                }
                 Some((m, h.entry))
             })
             .collect();
@@ -395,7 +424,7 @@ impl Builder {
     }
 
     fn add_keywords(&mut self, list: &List, entries: &[KeywordEntry]) {
-        for k in entries {
+        for k in entries.iter().filter(|k| k.enabled) {
             let Some(e) = self.entry(
                 list,
                 k.line,
@@ -408,6 +437,7 @@ impl Builder {
                 continue;
             };
             self.entries[e].mode = k.match_mode;
+            self.entries[e].expires = k.expires().map(|t| t.timestamp());
             let norm = normalize(&k.term).text.trim().to_string();
             if norm.is_empty() {
                 self.problem(
@@ -431,7 +461,7 @@ impl Builder {
         let mut patterns = Vec::new();
         let mut regexes = Vec::new();
         let mut ids = Vec::new();
-        for r in entries {
+        for r in entries.iter().filter(|r| r.enabled) {
             let Some(e) = self.entry(
                 list,
                 r.line,
@@ -443,6 +473,7 @@ impl Builder {
             ) else {
                 continue;
             };
+            self.entries[e].expires = r.expires().map(|t| t.timestamp());
             let built = RegexBuilder::new(&r.pattern)
                 .case_insensitive(true)
                 .size_limit(REGEX_SIZE_LIMIT)
@@ -488,7 +519,7 @@ impl Builder {
     }
 
     fn add_hashes(&mut self, list: &List, entries: &[HashEntry]) {
-        for h in entries {
+        for h in entries.iter().filter(|h| h.enabled) {
             // Lower case and checked once loaded, but a hand-built ListSet may not be.
             let hash = h.hash.trim().to_ascii_lowercase();
             let want = h.algorithm.hex_len();
@@ -508,6 +539,7 @@ impl Builder {
             let Some(e) = self.entry(list, h.line, &h.id, &hash, kind, h.category, None) else {
                 continue;
             };
+            self.entries[e].expires = h.expires().map(|t| t.timestamp());
             let map = match h.algorithm {
                 HashAlgorithm::Sha256 => &mut self.sha256,
                 HashAlgorithm::Md5 => &mut self.md5,
@@ -523,10 +555,10 @@ impl Builder {
     }
 
     fn add_urls(&mut self, list: &List, entries: &[UrlEntry]) {
-        for u in entries {
+        for u in entries.iter().filter(|u| u.enabled) {
             // Canonical once loaded, but a hand-built ListSet may not be: do it again.
-            let canon = match canonical_url(&u.url) {
-                Ok(c) => c.to_string(),
+            let (canon, key) = match canonical_url(&u.url) {
+                Ok(c) => (c.to_string(), shared::url::match_key_of(&c)),
                 Err(err) => {
                     self.problem(
                         &list.entries_path,
@@ -547,7 +579,8 @@ impl Builder {
             ) else {
                 continue;
             };
-            self.urls.entry(canon).or_default().push(e);
+            self.entries[e].expires = u.expires().map(|t| t.timestamp());
+            self.urls.entry(key).or_default().push(e);
             self.stats.urls += 1;
         }
     }
@@ -592,6 +625,7 @@ impl Builder {
             category,
             contribution: score::contribution(kind, weight, list.meta.trust.factor()),
             mode: MatchMode::default(),
+            expires: None,
         });
         Some(self.entries.len() - 1)
     }
@@ -643,6 +677,7 @@ impl Builder {
                 problems: self.problems,
             });
         }
+        let any_expiry = self.entries.iter().any(|e| e.expires.is_some());
         Ok(Compiled {
             stats: Stats {
                 lists: self.lists.len(),
@@ -655,8 +690,15 @@ impl Builder {
             sha256: self.sha256,
             md5: self.md5,
             urls: self.urls,
+            any_expiry,
         })
     }
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
 }
 
 fn one_line(err: &dyn fmt::Display) -> String {
@@ -703,6 +745,8 @@ mod tests {
             category: None,
             weight: None,
             match_mode: mode,
+            enabled: true,
+            expires: None,
             line: 1,
         }
     }
@@ -730,6 +774,8 @@ mod tests {
             pattern: pattern.into(),
             category: None,
             weight,
+            enabled: true,
+            expires: None,
             line,
         }
     }
@@ -742,6 +788,9 @@ mod tests {
             category: None,
             entity: None,
             quality: None,
+            enabled: true,
+            expires: None,
+            metadata: Default::default(),
             line,
         }
     }
@@ -751,6 +800,8 @@ mod tests {
             id: id.into(),
             url: url.into(),
             category: None,
+            enabled: true,
+            expires: None,
             line: 1,
         }
     }
