@@ -45,6 +45,9 @@ enum Command {
         data: Option<PathBuf>,
         #[arg(long)]
         jsonl: bool,
+        /// Print a readable trace of every routing step instead of the JSON decision.
+        #[arg(long)]
+        explain: bool,
         file: Option<PathBuf>,
     },
     /// Fetch a URL as the pipeline would and print the capture's metadata.
@@ -65,38 +68,36 @@ enum Command {
         token: Option<String>,
         file: Option<PathBuf>,
     },
-    /// Shared lists.
+    /// Shared lists: check, import, export.
     Lists {
         #[command(subcommand)]
-        command: ListsCommand,
+        command: crate::cmd_lists::ListsCommand,
     },
     /// The legal data pack.
     Data {
         #[command(subcommand)]
-        command: DataCommand,
+        command: crate::cmd_route::DataCommand,
     },
     /// Validate configuration without touching the network.
     CheckConfig {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+    /// Measure a component on labelled data (language ID).
+    Eval {
+        #[command(subcommand)]
+        command: crate::cmd_eval::EvalCommand,
+    },
+    /// Preserved evidence: verify the store, export a case, show the public key, extend retention.
+    Evidence {
+        #[command(subcommand)]
+        command: crate::cmd_evidence::EvidenceCommand,
+    },
     /// Demo and test helpers.
     Fixtures {
         #[command(subcommand)]
         command: FixturesCommand,
     },
-}
-
-#[derive(Subcommand)]
-enum ListsCommand {
-    /// Validate a lists directory; print every problem with file and line.
-    Check { dir: PathBuf },
-}
-
-#[derive(Subcommand)]
-enum DataCommand {
-    /// Validate a legal data pack; print every problem with file and line.
-    Check { dir: PathBuf },
 }
 
 #[derive(Subcommand)]
@@ -201,7 +202,12 @@ fn run(command: Command) -> CliResult {
     match command {
         Command::Serve(args) => crate::serve::serve(args),
         Command::Classify { lists, jsonl, file } => classify_cmd(lists, jsonl, file),
-        Command::Route { data, jsonl, file } => route_cmd(data, jsonl, file),
+        Command::Route {
+            data,
+            jsonl,
+            explain,
+            file,
+        } => crate::cmd_route::route(data, jsonl, explain, file),
         Command::Fetch {
             allow_private,
             config,
@@ -212,12 +218,8 @@ fn run(command: Command) -> CliResult {
             token,
             file,
         } => submit_cmd(&server, token.as_deref(), file),
-        Command::Lists {
-            command: ListsCommand::Check { dir },
-        } => lists_check(&dir),
-        Command::Data {
-            command: DataCommand::Check { dir },
-        } => data_check(&dir),
+        Command::Lists { command } => crate::cmd_lists::run(command),
+        Command::Data { command } => crate::cmd_route::data(command),
         Command::CheckConfig { config } => {
             let c = Config::load(config.as_deref())?;
             println!(
@@ -228,6 +230,8 @@ fn run(command: Command) -> CliResult {
             );
             Ok(())
         }
+        Command::Eval { command } => crate::cmd_eval::run(command),
+        Command::Evidence { command } => crate::cmd_evidence::run(command),
         Command::Fixtures {
             command: FixturesCommand::Serve { dir, listen },
         } => {
@@ -409,56 +413,6 @@ fn io_err(e: std::io::Error) -> CliError {
     CliError::external("io", format!("cannot write output: {e}"))
 }
 
-fn route_cmd(data: Option<PathBuf>, jsonl: bool, file: Option<PathBuf>) -> CliResult {
-    let dir = data.unwrap_or_else(|| fixtures_path("legal"));
-    let rules = load_rules(&dir)?;
-    let mut input = open_input(file.as_deref())?;
-    let stdout = std::io::stdout();
-    let mut out = BufWriter::new(stdout.lock());
-    if !jsonl {
-        let mut s = String::new();
-        input
-            .read_to_string(&mut s)
-            .map_err(|e| CliError::external("io", format!("cannot read input: {e}")))?;
-        let case: shared::RouteCase = serde_json::from_str(&s).map_err(|e| {
-            CliError::rejected("invalid_case", format!("the case is not valid: {e}"))
-        })?;
-        let d = rules.route(&case);
-        writeln!(
-            out,
-            "{}",
-            serde_json::to_string_pretty(&d).expect("serialisable")
-        )
-        .map_err(io_err)?;
-        return Ok(());
-    }
-    let mut bad = 0;
-    for (i, line) in input.lines().enumerate() {
-        let line = line.map_err(|e| {
-            CliError::external("io", format!("cannot read input line {}: {e}", i + 1))
-        })?;
-        if line.trim().is_empty() {
-            continue;
-        }
-        let v = match serde_json::from_str::<shared::RouteCase>(&line) {
-            Ok(case) => serde_json::to_value(rules.route(&case)).expect("serialisable"),
-            Err(e) => {
-                bad += 1;
-                json!({"error": {"kind": "invalid_case", "message": format!("line {}: {e}", i + 1)}})
-            }
-        };
-        writeln!(out, "{v}").map_err(io_err)?;
-    }
-    out.flush().map_err(io_err)?;
-    if bad > 0 {
-        return Err(CliError::rejected(
-            "invalid_case",
-            format!("{bad} input lines were rejected (see their output lines)"),
-        ));
-    }
-    Ok(())
-}
-
 fn fetch_cmd(allow_private: Vec<String>, config: Option<PathBuf>, url: &str) -> CliResult {
     let mut policy = match config {
         Some(p) => Config::load(Some(&p))?.fetch,
@@ -578,55 +532,4 @@ fn submit_cmd(server: &str, token: Option<&str>, file: Option<PathBuf>) -> CliRe
         }
     }
     Ok(())
-}
-
-fn lists_check(dir: &Path) -> CliResult {
-    let (set, problems) = shared::lists::ListSet::check_dir(dir);
-    let mut problems: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
-    if problems.is_empty() {
-        // Loading also compiles the regexes and automata; their limits are checked there.
-        if let Err(e) = classify::Classifier::new(&set) {
-            problems.push(e.to_string());
-        }
-    }
-    for p in &problems {
-        println!("{p}");
-    }
-    if problems.is_empty() {
-        println!(
-            "{} lists, {} entries: no problems",
-            set.lists.len(),
-            set.entry_count()
-        );
-        Ok(())
-    } else {
-        Err(CliError::rejected(
-            "invalid_lists",
-            format!("{} problem(s) in {}", problems.len(), dir.display()),
-        ))
-    }
-}
-
-fn data_check(dir: &Path) -> CliResult {
-    let findings = route::RulePack::check(dir);
-    let errors = findings
-        .iter()
-        .filter(|f| f.severity == route::Severity::Error)
-        .count();
-    for f in &findings {
-        println!("{f}");
-    }
-    println!(
-        "{} error(s), {} warning(s)",
-        errors,
-        findings.len() - errors
-    );
-    if errors > 0 {
-        Err(CliError::rejected(
-            "invalid_data",
-            format!("{errors} error(s) in {}", dir.display()),
-        ))
-    } else {
-        Ok(())
-    }
 }

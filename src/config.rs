@@ -34,6 +34,31 @@ pub struct Config {
     pub want_evidence: bool,
     /// Address policy and limits of the fetcher.
     pub fetch: ingest::FetchPolicy,
+    /// Shared-list governance (`[lists]`).
+    pub lists: ListsConfig,
+    /// Evidence preservation (`[evidence]`), retention (`[retention]`) and liveness re-checks
+    /// (`[liveness]`): see `src/evidence.rs`.
+    pub evidence: crate::evidence::EvidenceConfig,
+    pub retention: crate::evidence::RetentionConfig,
+    pub liveness: crate::evidence::LivenessConfig,
+}
+
+/// `[lists]`: governance of the shared lists while they serve.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ListsConfig {
+    /// An entry that matches more distinct URLs than this within one hour is quarantined: its
+    /// matches are reported as suppressed and count for nothing until an admin releases it
+    /// (`POST /v1/lists/quarantine/{list}/{entry}/release`). 0 turns the quarantine off.
+    pub quarantine_distinct_urls_per_hour: usize,
+}
+
+impl Default for ListsConfig {
+    fn default() -> Self {
+        ListsConfig {
+            quarantine_distinct_urls_per_hour: 100,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -53,6 +78,11 @@ pub struct Agency {
     /// accounts work; until then keep this file private).
     #[serde(default)]
     pub token: Option<String>,
+    /// May reload the lists and release quarantined entries (`POST /v1/lists/reload`, …).
+    /// Until accounts and roles exist this flag is the admin role; it needs a `token`, so the
+    /// token-less default agency is never an admin.
+    #[serde(default)]
+    pub admin: bool,
 }
 
 impl Default for Config {
@@ -69,11 +99,16 @@ impl Default for Config {
                 id: "demo-unit".into(),
                 jurisdiction: "FR".into(),
                 token: None,
+                admin: false,
             }],
             max_body_bytes: 1024 * 1024,
             max_batch: 1000,
             want_evidence: false,
             fetch: ingest::FetchPolicy::default(),
+            lists: ListsConfig::default(),
+            evidence: Default::default(),
+            retention: Default::default(),
+            liveness: Default::default(),
         }
     }
 }
@@ -169,6 +204,12 @@ impl Config {
                     a.jurisdiction
                 ));
             }
+            if a.admin && a.token.is_none() {
+                return bad(format!(
+                    "agencies[{i}] {:?} has admin = true but no token; admin actions need one",
+                    a.id
+                ));
+            }
             if let Some(t) = &a.token {
                 if t.len() < 16 {
                     return bad(format!("agencies[{i}].token is shorter than 16 characters"));
@@ -178,6 +219,12 @@ impl Config {
                 }
             }
         }
+        if self.lists.quarantine_distinct_urls_per_hour > 100_000 {
+            return bad(format!(
+                "lists.quarantine_distinct_urls_per_hour = {} is over 100000 (0 turns the quarantine off)",
+                self.lists.quarantine_distinct_urls_per_hour
+            ));
+        }
         if let Some(d) = &self.default_agency {
             if !ids.contains(d.as_str()) {
                 return bad(format!("default_agency {d:?} is not one of the agencies"));
@@ -186,6 +233,8 @@ impl Config {
         self.fetch
             .validate()
             .map_err(|e| ConfigError::Invalid(format!("fetch: {e}")))?;
+        crate::evidence::validate(&self.evidence, &self.retention, &self.liveness)
+            .map_err(ConfigError::Invalid)?;
         Ok(())
     }
 
@@ -239,6 +288,7 @@ mod tests {
             id: "x".into(),
             jurisdiction: "France".into(),
             token: None,
+            admin: false,
         });
         assert!(c
             .validate()
@@ -259,6 +309,7 @@ mod tests {
             id: "de-bka".into(),
             jurisdiction: "DE".into(),
             token: Some("0123456789abcdef-de".into()),
+            admin: false,
         });
         assert_eq!(
             c.agency_for(Some("0123456789abcdef-de")).unwrap().id,
@@ -266,5 +317,24 @@ mod tests {
         );
         assert!(c.agency_for(Some("wrong-token-wrong-token")).is_none());
         assert_eq!(c.agency_for(None).unwrap().id, "demo-unit");
+    }
+
+    #[test]
+    fn admins_need_a_token_and_the_quarantine_limit_is_bounded() {
+        let mut c = Config::default();
+        assert!(!c.agencies[0].admin);
+        c.agencies[0].admin = true;
+        let err = c.validate().unwrap_err().to_string();
+        assert!(err.contains("admin = true but no token"), "{err}");
+        c.agencies[0].token = Some("0123456789abcdef-admin".into());
+        c.validate().unwrap();
+        c.lists.quarantine_distinct_urls_per_hour = 100_001;
+        assert!(c.validate().is_err());
+        let parsed: Config = toml::from_str(
+            "[lists]\nquarantine_distinct_urls_per_hour = 5\n[[agencies]]\nid = 'ops'\njurisdiction = 'FR'\ntoken = '0123456789abcdef-ops'\nadmin = true\n",
+        )
+        .unwrap();
+        assert_eq!(parsed.lists.quarantine_distinct_urls_per_hour, 5);
+        assert!(parsed.agencies[0].admin);
     }
 }

@@ -5,11 +5,19 @@
 //! [`pipeline::Engine`] (fetcher, classifier, rules) once, opens the [`store::Store`], and runs
 //! the [`pipeline::Pipeline`] beside the [`server`] until a signal stops both.
 
+mod api_lists;
 mod cli;
+mod cmd_eval;
+mod cmd_evidence;
+mod cmd_lists;
+mod cmd_route;
 mod config;
+mod evidence;
 mod fixtures_server;
+mod lists_live;
 mod metrics;
 mod pipeline;
+mod quarantine;
 mod serve;
 mod server;
 mod store;

@@ -20,7 +20,21 @@ pub struct Metrics {
     pub decisions: IntCounterVec,
     pub stage_seconds: HistogramVec,
     pub list_entries: IntGaugeVec,
+    pub lists_info: IntGaugeVec,
+    pub lists_reloads: IntCounterVec,
+    pub lists_loaded_at: IntGauge,
+    pub list_quarantined: IntGaugeVec,
+    pub list_quarantine_events: IntCounterVec,
     pub rules_info: IntGaugeVec,
+    pub legal_clocks: IntGaugeVec,
+    // Fetch refusals and preservation (evidence, retention, liveness).
+    pub fetch_refusals: IntCounterVec,
+    pub evidence_records: IntCounterVec,
+    pub evidence_bytes: prometheus::IntCounter,
+    pub evidence_errors: IntCounterVec,
+    pub custody_entries: IntGauge,
+    pub liveness_checks: IntCounterVec,
+    pub takedown_latency: HistogramVec,
 }
 
 fn counter(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
@@ -78,11 +92,36 @@ impl Metrics {
             referrals_queued: gauge(&r, "triage_referrals_queued", "Referrals stored and waiting for a worker."),
             fetches: counter(&r, "triage_fetches_total", "Fetches by outcome (ok, refused, failed) and reason (error kind or HTTP status class).", &["outcome", "reason"]),
             cases_by_language: counter(&r, "triage_cases_by_language_total", "Cases classified, by detected language (`none` when undetermined).", &["language"]),
-            list_matches: counter(&r, "triage_list_matches_total", "List entries matched, by list (suppressed matches not counted).", &["list"]),
+            list_matches: counter(&r, "triage_list_matches_total", "List entry occurrences matched, by list, owner and list version (suppressed matches not counted).", &["list", "owner", "version"]),
             decisions: counter(&r, "triage_decisions_total", "Routing targets produced, by path and jurisdiction.", &["path", "jurisdiction"]),
             stage_seconds,
             list_entries: gauge_vec(&r, "triage_list_entries", "Entries per loaded list, with its owner, trust and version.", &["list", "owner", "trust", "version"]),
+            lists_info: gauge_vec(&r, "triage_lists_info", "The list set in use (value 1): its version, a digest of every list file.", &["set_version"]),
+            lists_reloads: counter(&r, "triage_lists_reloads_total", "List reloads (HTTP or SIGHUP) by outcome: swapped, unchanged, rejected.", &["outcome"]),
+            lists_loaded_at: gauge(&r, "triage_lists_loaded_timestamp_seconds", "When the list set in use was loaded (Unix time)."),
+            list_quarantined: gauge_vec(&r, "triage_list_quarantined_entries", "Entries held in flood quarantine, by list.", &["list"]),
+            list_quarantine_events: counter(&r, "triage_list_quarantine_events_total", "Entries put in flood quarantine, by list.", &["list"]),
             rules_info: gauge_vec(&r, "triage_rules_info", "The legal data pack in use (value 1).", &["rules_version"]),
+            legal_clocks: gauge_vec(&r, "triage_legal_clocks", "Legal clocks of routed decisions by clock (removal_deadline = removal orders, copy_scrutiny, retention) and state (due = still running, overdue = expired), read at scrape time.", &["clock", "state"]),
+            fetch_refusals: counter(&r, "triage_fetch_refusals_total", "Fetches refused by the fetch policy, by error kind and address class (loopback, private, metadata, …; the kind itself when not an address).", &["kind", "class"]),
+            evidence_records: counter(&r, "triage_evidence_records_total", "Custody log entries written, by kind: capture, partial (cut short), recheck (liveness re-fetch), observation (re-check without a response), purge.", &["kind"]),
+            evidence_bytes: {
+                let c = IntCounter::new("triage_evidence_bytes_total", "Bytes of WARC files written to the evidence folder.").expect("valid metric");
+                r.register(Box::new(c.clone())).expect("metric registered once");
+                c
+            },
+            evidence_errors: counter(&r, "triage_evidence_errors_total", "Evidence operations that failed, by stage (write, checkpoint, purge).", &["stage"]),
+            custody_entries: gauge(&r, "triage_custody_log_entries", "Entries in the custody log."),
+            liveness_checks: counter(&r, "triage_liveness_checks_total", "Liveness re-checks of routed cases, by outcome (live, gone, unknown).", &["outcome"]),
+            takedown_latency: {
+                let h = HistogramVec::new(
+                    HistogramOpts::new("triage_takedown_latency_seconds", "From the first referral of a case to the first observation of its content gone (confirmed), by host kind: the platform id from the legal data pack, `self_hosted` or `unknown`.")
+                        .buckets(vec![60.0, 300.0, 900.0, 1800.0, 3600.0, 7200.0, 21600.0, 43200.0, 86400.0, 172800.0, 604800.0, 1209600.0, 2592000.0]),
+                    &["host_kind"],
+                ).expect("valid metric");
+                r.register(Box::new(h.clone())).expect("metric registered once");
+                h
+            },
             registry: r,
         }
     }

@@ -20,11 +20,12 @@ use url::Url;
 /// The stages, built once at start-up.
 pub struct Engine {
     pub fetcher: ingest::Fetcher,
-    pub classifier: classify::Classifier,
+    /// The list set in force, swapped whole by a reload; each referral takes it once.
+    pub lists: Arc<crate::lists_live::LiveLists>,
+    /// Flood quarantine of list entries, applied as the classifier's suppression hook.
+    pub quarantine: Arc<crate::quarantine::Quarantine>,
     pub rules: route::RulePack,
     pub want_evidence: bool,
-    /// Lists loaded (for readiness).
-    pub list_count: usize,
 }
 
 pub struct Pipeline {
@@ -35,6 +36,8 @@ pub struct Pipeline {
     pub notify: Arc<Notify>,
     pub workers: usize,
     case_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Evidence, retention and liveness; `None` when evidence is turned off.
+    preservation: Option<Arc<crate::evidence::Preservation>>,
 }
 
 /// How long shutdown waits for referrals in flight; unfinished ones are requeued at restart.
@@ -55,13 +58,28 @@ impl Pipeline {
             notify,
             workers,
             case_locks: Mutex::new(HashMap::new()),
+            preservation: None,
         }
+    }
+
+    /// Every capture is preserved as evidence, and routed cases are re-checked for liveness.
+    pub fn with_preservation(mut self, p: Option<Arc<crate::evidence::Preservation>>) -> Pipeline {
+        self.preservation = p;
+        self
     }
 
     /// Claims and processes referrals until `shutdown` turns true, then waits for the work in
     /// flight (bounded by [`DRAIN`]).
     pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
         let slots = Arc::new(Semaphore::new(self.workers));
+        // Checkpoints, retention and liveness run beside the dispatcher until the same signal.
+        let preserving = self.preservation.clone().map(|p| {
+            tokio::spawn(p.run(
+                self.store.clone(),
+                self.engine.fetcher.clone(),
+                shutdown.clone(),
+            ))
+        });
         loop {
             if *shutdown.borrow() {
                 break;
@@ -99,6 +117,13 @@ impl Pipeline {
             tracing::warn!(
                 "referrals still in flight after {DRAIN:?}; they will be resumed at the next start"
             );
+        }
+        // Its last act is a checkpoint covering everything preserved before the stop.
+        if let Some(task) = preserving {
+            let _ = task.await;
+        }
+        if let Some(p) = &self.preservation {
+            p.checkpoint().await;
         }
     }
 
@@ -196,10 +221,33 @@ impl Pipeline {
         }
         let value = serde_json::to_value(&decision)?;
         let (id, case_id) = (r.id.clone(), r.case_id.clone());
+        let liveness = self.liveness_start(r, &capture);
         self.store
-            .call(move |c| store::finish(c, &id, &case_id, &value, &jurisdictions))
+            .call(move |c| {
+                let start = liveness
+                    .as_ref()
+                    .map(|(url, kind, next)| store::LivenessStart {
+                        url,
+                        host_kind: kind,
+                        next_check_at: next,
+                    });
+                store::finish_scheduling(c, &id, &case_id, &value, &jurisdictions, start)
+            })
             .await?;
         Ok("routed")
+    }
+
+    /// Where a routed case joins the liveness schedule (once per case): its URL, its host kind
+    /// for the takedown-latency metric (the platform id, `self_hosted` or `unknown`), and when.
+    fn liveness_start(&self, r: &Claimed, capture: &Value) -> Option<(String, String, String)> {
+        let p = self.preservation.as_ref().filter(|p| p.liveness.enabled)?;
+        let host = self.host_of(capture);
+        let host_kind = match (&host.platform, host.self_hosted) {
+            (Some(platform), _) => platform.id.clone(),
+            (None, true) => "self_hosted".to_string(),
+            (None, false) => "unknown".to_string(),
+        };
+        Some((r.url.clone(), host_kind, p.first_check_at()))
     }
 
     async fn fail(
@@ -236,13 +284,13 @@ impl Pipeline {
     async fn fetch_and_classify(&self, r: &Claimed) -> Result<Option<(Value, Classification)>> {
         let url = ingest::parse_target(&r.url).context("stored referral URL")?;
         let t = Instant::now();
-        let fetched = self.engine.fetcher.fetch(&url).await;
+        let fetched = self.engine.fetcher.fetch_keeping(&url).await;
         self.metrics
             .stage_seconds
             .with_label_values(&["fetch"])
             .observe(t.elapsed().as_secs_f64());
         let cap = match fetched {
-            Err(e) => {
+            Err(ingest::Failed { error: e, partial }) => {
                 let outcome = if e.is_policy_refusal() {
                     "refused"
                 } else {
@@ -252,8 +300,26 @@ impl Pipeline {
                     .fetches
                     .with_label_values(&[outcome, e.kind()])
                     .inc();
-                tracing::info!(kind = e.kind(), error = %e, "fetch did not succeed");
-                self.fail(r, e.kind(), &e.to_string(), None, true).await?;
+                if e.is_policy_refusal() {
+                    self.metrics
+                        .fetch_refusals
+                        .with_label_values(&[e.kind(), e.class()])
+                        .inc();
+                }
+                tracing::info!(kind = e.kind(), class = e.class(), error = %e, "fetch did not succeed");
+                // What arrived before the fetch broke off is evidence too (marked truncated).
+                let mut kept = None;
+                if let Some(partial) = partial {
+                    let mut v = serde_json::to_value(&*partial)?;
+                    let notes = json!({"error": {"kind": e.kind(), "message": e.to_string()}});
+                    match self.preserve(r, &partial, None, notes).await {
+                        Ok(Some(ev)) => v["evidence"] = ev,
+                        Ok(None) => {}
+                        Err(err) => return self.fail_evidence(r, err).await,
+                    }
+                    kept = Some(v);
+                }
+                self.fail(r, e.kind(), &e.to_string(), kept, true).await?;
                 return Ok(None);
             }
             Ok(cap) => cap,
@@ -269,6 +335,11 @@ impl Pipeline {
                 "the origin answered HTTP {} for {}",
                 cap.status, cap.final_url
             );
+            match self.preserve(r, &cap, None, Value::Null).await {
+                Ok(Some(ev)) => capture["evidence"] = ev,
+                Ok(None) => {}
+                Err(err) => return self.fail_evidence(r, err).await,
+            }
             self.fail(r, "http_status", &msg, Some(capture), true)
                 .await?;
             return Ok(None);
@@ -281,9 +352,11 @@ impl Pipeline {
 
         let engine = self.engine.clone();
         let metrics = self.metrics.clone();
-        let final_url_str = cap.final_url.clone();
         let final_url = Url::parse(&cap.final_url).ok();
-        let (extracted, mut classification) = tokio::task::spawn_blocking(move || {
+        let url_fingerprint = crate::quarantine::url_fingerprint(&r.case_id);
+        // Bodies are reference-counted: the copy kept for the evidence record is cheap.
+        let kept = cap.clone();
+        let (extracted, mut classification, quarantined) = tokio::task::spawn_blocking(move || {
             let t = Instant::now();
             let extracted =
                 ingest::extract(&cap.body, cap.content_type.as_deref(), final_url.as_ref());
@@ -298,12 +371,19 @@ impl Pipeline {
                 md5: Some(&cap.md5),
                 url: Some(&cap.final_url),
             };
-            let classification = engine.classifier.classify(&doc);
+            // The set in force now stays this referral's, whatever a reload does meanwhile.
+            let lists = engine.lists.current();
+            let (mut quarantined, now) = (Vec::new(), chrono::Utc::now().timestamp());
+            let classification = lists.classifier.classify_with(&doc, &mut |m| {
+                engine
+                    .quarantine
+                    .check(m, url_fingerprint, now, &mut quarantined)
+            });
             metrics
                 .stage_seconds
                 .with_label_values(&["classify"])
                 .observe(t.elapsed().as_secs_f64());
-            (extracted, classification)
+            (extracted, classification, quarantined)
         })
         .await
         .context("extraction or classification panicked")?;
@@ -312,27 +392,51 @@ impl Pipeline {
             "charset": extracted.charset,
             "decode_errors": extracted.decode_errors,
             "html_lang": extracted.html_lang,
+            "content_language": kept.header("content-language"),
+            "meta_content_language": extracted.meta_content_language,
+            "og_locale": extracted.og_locale,
             "text_truncated": extracted.text_truncated,
+            "main_text": extracted.main_text,
             "links": extracted.links.len(),
             "images": extracted.images,
         });
-        capture["host_candidates"] = json!(self.host_candidates(&final_url_str));
+        // Written before anything is stored as classified, and indexed in the same transaction
+        // as the content: no case without its evidence.
+        let mut evidence_row = None;
+        if let Some(p) = &self.preservation {
+            let t = Instant::now();
+            let owner = crate::evidence::Owner {
+                case_id: &r.case_id,
+                referral_id: Some(&r.id),
+                purpose: "capture",
+            };
+            match p
+                .write(&kept, owner, Some(extracted.text.clone()), Value::Null)
+                .await
+            {
+                Ok(w) => {
+                    capture["evidence"] = w.json;
+                    evidence_row = Some(w.row);
+                }
+                Err(err) => return self.fail_evidence(r, err).await,
+            }
+            self.metrics
+                .stage_seconds
+                .with_label_values(&["evidence"])
+                .observe(t.elapsed().as_secs_f64());
+        }
+        capture["host_candidates"] = json!(self.host_of(&capture).candidates);
 
         let language = classification.language.as_ref().map(|l| l.code.clone());
         self.metrics
             .cases_by_language
             .with_label_values(&[language.as_deref().unwrap_or("none")])
             .inc();
-        for m in classification
-            .matches
-            .iter()
-            .filter(|m| m.suppressed_by.is_none())
-        {
-            self.metrics
-                .list_matches
-                .with_label_values(&[&m.list])
-                .inc();
-        }
+        self.engine.lists.record_matches(&classification);
+        self.engine
+            .quarantine
+            .record_new(quarantined, &self.store, &self.metrics)
+            .await;
         let cls_value = serde_json::to_value(&classification)?;
         let case_id = r.case_id.clone();
         let capture_stored = capture.clone();
@@ -348,6 +452,7 @@ impl Pipeline {
                         text: &extracted.text,
                         classification: &cls_value,
                         language: language.as_deref(),
+                        evidence: evidence_row.as_ref().map(|e| e.as_row()),
                     },
                 )
             })
@@ -359,22 +464,63 @@ impl Pipeline {
         Ok(Some((capture, classification)))
     }
 
-    /// What the final URL says about who hosts the content, each factor with its confidence.
-    fn host_candidates(&self, final_url: &str) -> Vec<Value> {
-        let mut out = Vec::new();
-        let Some(host) = Url::parse(final_url)
-            .ok()
-            .and_then(|u| u.host_str().map(str::to_string))
-        else {
-            return out;
+    /// Writes a capture to the evidence vault (when evidence is on); the JSON names the WARC
+    /// file and custody entry. A failure to preserve fails the referral (`evidence_io`), so no
+    /// case is routed without its evidence.
+    async fn preserve(
+        &self,
+        r: &Claimed,
+        cap: &ingest::Capture,
+        conversion: Option<String>,
+        notes: Value,
+    ) -> Result<Option<Value>> {
+        let Some(p) = &self.preservation else {
+            return Ok(None);
         };
-        if let Some(p) = self.engine.rules.platform_for_host(&host) {
-            out.push(json!({"factor": "platform", "platform": p.id, "jurisdiction": p.main_establishment.or(p.legal_representative), "confidence": "high"}));
-        }
-        if let Some(cc) = shared::jurisdiction::cctld_country(&host) {
-            out.push(json!({"factor": "cctld", "jurisdiction": cc, "confidence": "low"}));
-        }
-        out
+        let t = Instant::now();
+        let owner = crate::evidence::Owner {
+            case_id: &r.case_id,
+            referral_id: Some(&r.id),
+            purpose: "capture",
+        };
+        let ev = p
+            .preserve(&self.store, cap, owner, conversion, notes)
+            .await?;
+        self.metrics
+            .stage_seconds
+            .with_label_values(&["evidence"])
+            .observe(t.elapsed().as_secs_f64());
+        Ok(Some(ev))
+    }
+
+    /// A capture that could not be preserved fails its referral with kind `evidence` (an
+    /// external failure: the next referral of the content fetches again).
+    async fn fail_evidence(
+        &self,
+        r: &Claimed,
+        err: anyhow::Error,
+    ) -> Result<Option<(Value, Classification)>> {
+        let msg = format!("{err:#}");
+        tracing::error!(error = %msg, "capture not preserved; the referral fails");
+        self.metrics
+            .fetches
+            .with_label_values(&["failed", "evidence"])
+            .inc();
+        self.fail(r, "evidence", &msg, None, true).await?;
+        Ok(None)
+    }
+
+    /// Who hosts the content, from what ingest saw: the final URL's host name (platform table,
+    /// ccTLD) and the address the final response came from (network tables → country, hoster,
+    /// CDN). Every factor seen is in `candidates`, each with its confidence.
+    fn host_of(&self, capture: &Value) -> Host {
+        let host_name = capture["final_url"]
+            .as_str()
+            .and_then(|u| Url::parse(u).ok())
+            .and_then(|u| u.host_str().map(str::to_string));
+        self.engine
+            .rules
+            .determine_host(host_name.as_deref(), capture["remote_addr"].as_str())
     }
 
     async fn route(
@@ -386,26 +532,10 @@ impl Pipeline {
         let mut categories: BTreeSet<Category> =
             classification.categories.iter().map(|c| c.id).collect();
         categories.extend(r.categories_hint.iter().copied());
-        let host_name = capture["final_url"]
-            .as_str()
-            .and_then(|u| Url::parse(u).ok())
-            .and_then(|u| u.host_str().map(str::to_string));
-        let platform = host_name
-            .as_deref()
-            .and_then(|h| self.engine.rules.platform_for_host(h));
-        let host = match platform {
-            Some(p) => Host {
-                self_hosted: false,
-                platform: Some(p),
-                ..Host::default()
-            },
-            // Not a known platform: a self-hosted site whose hoster is not known yet; the router
-            // says so in a review item instead of guessing a state.
-            None => Host {
-                self_hosted: true,
-                ..Host::default()
-            },
-        };
+        // A known platform, or a self-hosted site with its hoster and server country when the
+        // network tables know the address; when nothing is known the router says so in a review
+        // item instead of guessing a state.
+        let host = self.host_of(capture);
         let case = RouteCase {
             case_id: r.case_id.clone(),
             referring: shared::Referring {
@@ -416,6 +546,8 @@ impl Pipeline {
             flags: shared::Flags::default(),
             want_evidence: self.engine.want_evidence,
             host,
+            // The legal clocks (removal deadline, scrutiny, retention) start now.
+            at: Some(chrono::Utc::now()),
         };
         let t = Instant::now();
         let decision = self.engine.rules.route(&case);

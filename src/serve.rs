@@ -1,13 +1,14 @@
 //! `triage serve`: load and check everything (refusing to start on any problem, naming file
 //! and line), resume unfinished referrals, then run the HTTP API and the pipeline until SIGINT
-//! or SIGTERM.
+//! or SIGTERM. SIGHUP reloads the lists (as `POST /v1/lists/reload` does): a good set is swapped
+//! in, a bad one is logged with every problem and the old one keeps serving.
 
-use crate::cli::{
-    load_classifier, load_rules, parse_allow_private, CliError, CliResult, ServeArgs,
-};
+use crate::cli::{load_rules, parse_allow_private, CliError, CliResult, ServeArgs};
 use crate::config::{Config, LogFormat};
+use crate::lists_live::LiveLists;
 use crate::metrics::Metrics;
 use crate::pipeline::{Engine, Pipeline};
+use crate::quarantine::{self, Quarantine};
 use crate::server::{router, AppState};
 use crate::store::{self, Store};
 use std::sync::Arc;
@@ -40,8 +41,11 @@ pub fn serve(args: ServeArgs) -> CliResult {
     }
     init_logging(config.log_format);
 
-    let (classifier, lists) = load_classifier(&config.lists_dir)?;
-    let list_count = lists.lists.len();
+    let metrics = Arc::new(Metrics::new());
+    let lists = Arc::new(
+        LiveLists::open(&config.lists_dir, metrics.clone())
+            .map_err(|e| CliError::usage(e.to_string()))?,
+    );
     let rules = load_rules(&config.legal_dir)?;
     let fetcher = ingest::Fetcher::new(config.fetch.clone())
         .map_err(|e| CliError::usage(format!("fetch policy: {e}")))?;
@@ -50,30 +54,43 @@ pub fn serve(args: ServeArgs) -> CliResult {
     let resumed = store
         .call_sync(store::requeue_unfinished)
         .map_err(|e| CliError::external("store", format!("{e:#}")))?;
-
-    let metrics = Arc::new(Metrics::new());
-    for l in &lists.lists {
-        metrics
-            .list_entries
-            .with_label_values(&[
-                &l.meta.id,
-                &l.meta.owner,
-                l.meta.trust.as_str(),
-                &l.meta.version,
-            ])
-            .set(l.entries.len() as i64);
-    }
+    let quarantine = Arc::new(Quarantine::new(
+        config.lists.quarantine_distinct_urls_per_hour,
+    ));
+    let held = store
+        .call_sync(|c| {
+            quarantine::init_table(c)?;
+            quarantine::load_all(c)
+        })
+        .map_err(|e| CliError::external("store", format!("{e:#}")))?;
+    quarantine.restore(held);
+    quarantine.publish(&metrics);
     metrics
         .rules_info
         .with_label_values(&[rules.rules_version()])
         .set(1);
     let engine = Arc::new(Engine {
         fetcher,
-        classifier,
+        lists,
+        quarantine,
         rules,
         want_evidence: config.want_evidence,
-        list_count,
     });
+    // Evidence vault (and its signing key, on first start); a damaged custody log stops here.
+    let preservation = crate::evidence::Preservation::open(
+        &config.data_dir,
+        &config.evidence,
+        &config.retention,
+        &config.liveness,
+        metrics.clone(),
+    )
+    .map_err(|e| {
+        CliError::new(
+            if e.kind() == "evidence_io" { 4 } else { 2 },
+            e.kind(),
+            e.to_string(),
+        )
+    })?;
     let notify = Arc::new(Notify::new());
     let config = Arc::new(config);
 
@@ -90,9 +107,10 @@ pub fn serve(args: ServeArgs) -> CliResult {
         // Tests and scripts read the bound address from this line.
         println!("triage listening on http://{addr}");
 
-        let pipeline = Arc::new(Pipeline::new(store.clone(), engine.clone(), metrics.clone(), notify.clone(), config.workers));
+        let pipeline = Arc::new(Pipeline::new(store.clone(), engine.clone(), metrics.clone(), notify.clone(), config.workers).with_preservation(preservation));
         let (stop_tx, stop_rx) = watch::channel(false);
         let worker = tokio::spawn(pipeline.run(stop_rx));
+        tokio::spawn(reload_on_sighup(engine.lists.clone()));
         let state = AppState { config: config.clone(), store, metrics, engine, notify };
         let server = axum::serve(listener, router(state)).with_graceful_shutdown(async {
             shutdown_signal().await;
@@ -104,6 +122,39 @@ pub fn serve(args: ServeArgs) -> CliResult {
         tracing::info!("stopped");
         served.map_err(|e| CliError::external("http", e.to_string()))
     })
+}
+
+/// Reloads the lists on every SIGHUP; the outcome goes to the log.
+async fn reload_on_sighup(lists: Arc<LiveLists>) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut hup = match signal(SignalKind::hangup()) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGHUP; reload lists over HTTP instead");
+                return;
+            }
+        };
+        while hup.recv().await.is_some() {
+            let l = lists.clone();
+            match tokio::task::spawn_blocking(move || l.reload()).await {
+                Ok(Ok(r)) => {
+                    tracing::info!(changed = r.changed, set_version = %r.set_version, previous = %r.previous_set_version,
+                    lists = r.lists, entries = r.entries, took_ms = r.took_ms, "lists reloaded (SIGHUP)")
+                }
+                Ok(Err(refused)) => tracing::error!(
+                    problems = refused.problems.len(),
+                    "list reload (SIGHUP) refused; the previous set keeps serving:\n{refused}"
+                ),
+                Err(e) => {
+                    tracing::error!(error = %e, "list reload (SIGHUP) panicked; the previous set keeps serving")
+                }
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = lists;
 }
 
 async fn shutdown_signal() {

@@ -37,6 +37,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .merge(crate::api_lists::routes())
         .fallback(not_found)
         .with_state(state)
 }
@@ -50,14 +51,18 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    fn new(status: StatusCode, kind: &'static str, message: impl Into<String>) -> ApiError {
+    pub(crate) fn new(
+        status: StatusCode,
+        kind: &'static str,
+        message: impl Into<String>,
+    ) -> ApiError {
         ApiError {
             status,
             kind,
             message: message.into(),
         }
     }
-    fn internal(e: anyhow::Error) -> ApiError {
+    pub(crate) fn internal(e: anyhow::Error) -> ApiError {
         // The detail goes to the log, not to the caller.
         tracing::error!(error = %format!("{e:#}"), "request failed");
         ApiError::new(
@@ -84,7 +89,7 @@ async fn index() -> Json<Value> {
     Json(json!({
         "service": "triage",
         "version": env!("CARGO_PKG_VERSION"),
-        "endpoints": ["POST /v1/referrals", "GET /v1/referrals/{id}", "GET /v1/cases", "GET /v1/cases/{id}", "GET /metrics", "GET /healthz", "GET /readyz"],
+        "endpoints": ["POST /v1/referrals", "GET /v1/referrals/{id}", "GET /v1/cases", "GET /v1/cases/{id}", "GET /v1/lists", "POST /v1/lists/reload", "GET /v1/lists/quarantine", "POST /v1/lists/quarantine/{list}/{entry}/release", "GET /metrics", "GET /healthz", "GET /readyz"],
     }))
 }
 
@@ -94,7 +99,7 @@ async fn not_found() -> ApiError {
 
 /// The agency behind the request: its bearer token, or the configured default agency when
 /// there is none. The body never names the agency.
-fn agency<'a>(config: &'a Config, headers: &HeaderMap) -> ApiResult<&'a Agency> {
+pub(crate) fn agency<'a>(config: &'a Config, headers: &HeaderMap) -> ApiResult<&'a Agency> {
     let token = match headers.get(header::AUTHORIZATION) {
         None => None,
         Some(v) => {
@@ -428,6 +433,23 @@ async fn metrics(State(st): State<AppState>) -> Response {
         Ok(n) => st.metrics.referrals_queued.set(n),
         Err(e) => tracing::warn!(error = %e, "cannot count queued referrals for /metrics"),
     }
+    // Legal clocks turn from due to overdue with time alone: counted from the stored decisions.
+    let now = store::now();
+    match st.store.call(move |c| store::legal_clocks(c, &now)).await {
+        Ok(rows) => {
+            for (clock, due, overdue) in rows {
+                st.metrics
+                    .legal_clocks
+                    .with_label_values(&[&clock, "due"])
+                    .set(due);
+                st.metrics
+                    .legal_clocks
+                    .with_label_values(&[&clock, "overdue"])
+                    .set(overdue);
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "cannot count legal clocks for /metrics"),
+    }
     (
         [(
             header::CONTENT_TYPE,
@@ -451,7 +473,8 @@ async fn readyz(State(st): State<AppState>) -> Response {
     let body = json!({
         "ready": store_ok,
         "store": if store_ok { "ok" } else { "unreachable" },
-        "lists": st.engine.list_count,
+        "lists": st.engine.lists.current().lists.len(),
+        "lists_set_version": st.engine.lists.current().set_version,
         "rules_version": st.engine.rules.rules_version(),
     });
     let status = if store_ok {

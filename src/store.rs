@@ -130,6 +130,8 @@ pub struct Content<'a> {
     pub text: &'a str,
     pub classification: &'a Value,
     pub language: Option<&'a str>,
+    /// The capture's evidence record, indexed in the same transaction.
+    pub evidence: Option<EvidenceRow<'a>>,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -157,6 +159,8 @@ impl Store {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(SCHEMA)
+            .with_context(|| format!("cannot create schema in {}", path.display()))?;
+        conn.execute_batch(PRESERVATION_SCHEMA)
             .with_context(|| format!("cannot create schema in {}", path.display()))?;
         Ok(Store {
             conn: Arc::new(Mutex::new(conn)),
@@ -335,7 +339,11 @@ pub fn case_content(conn: &mut Connection, case_id: &str) -> Result<Option<CaseC
 }
 
 pub fn save_content(conn: &mut Connection, case_id: &str, c: &Content<'_>) -> Result<()> {
-    conn.execute(
+    let tx = conn.transaction()?;
+    if let Some(e) = &c.evidence {
+        record_evidence(&tx, e)?;
+    }
+    tx.execute(
         "UPDATE cases SET status = 'classified', reason_kind = NULL, reason = NULL, capture = ?2, title = ?3, text = ?4,
                 classification = ?5, language = ?6, categories = ?7, updated_at = ?8 WHERE id = ?1",
         params![
@@ -349,6 +357,7 @@ pub fn save_content(conn: &mut Connection, case_id: &str, c: &Content<'_>) -> Re
             now()
         ],
     )?;
+    tx.commit()?;
     Ok(())
 }
 
@@ -395,6 +404,8 @@ pub fn fail(
 
 /// Stores a referral's decision and marks it routed. The case shows the decision of its first
 /// referral and is filed under every jurisdiction any of its decisions names.
+/// (The pipeline calls [`finish_scheduling`]; this form stays for the store's own tests.)
+#[cfg_attr(not(test), allow(dead_code))]
 pub fn finish(
     conn: &mut Connection,
     referral_id: &str,
@@ -402,7 +413,29 @@ pub fn finish(
     decision: &Value,
     jurisdictions: &[String],
 ) -> Result<()> {
+    finish_scheduling(conn, referral_id, case_id, decision, jurisdictions, None)
+}
+
+/// Where a routed case's liveness schedule starts.
+pub struct LivenessStart<'a> {
+    pub url: &'a str,
+    pub host_kind: &'a str,
+    pub next_check_at: &'a str,
+}
+
+/// [`finish`], putting the case on the liveness schedule in the same transaction.
+pub fn finish_scheduling(
+    conn: &mut Connection,
+    referral_id: &str,
+    case_id: &str,
+    decision: &Value,
+    jurisdictions: &[String],
+    liveness: Option<LivenessStart<'_>>,
+) -> Result<()> {
     let tx = conn.transaction()?;
+    if let Some(l) = liveness {
+        schedule_liveness(&tx, case_id, l.url, l.host_kind, l.next_check_at)?;
+    }
     let at = now();
     tx.execute(
         "UPDATE referrals SET status = 'routed', decision = ?2, reason_kind = NULL, reason = NULL, updated_at = ?3 WHERE id = ?1",
@@ -531,6 +564,8 @@ pub fn case_view(conn: &mut Connection, id: &str) -> Result<Option<Value>> {
         .collect();
     case["referrals"] = Value::Array(referrals);
     case["deconfliction"] = Value::Array(notes);
+    drop(stmt);
+    case["preservation"] = preservation_view(conn, id)?;
     Ok(Some(case))
 }
 
@@ -602,6 +637,427 @@ pub fn list_cases(conn: &mut Connection, f: &CaseFilter) -> Result<Vec<Value>> {
         }))
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Legal clocks of routed referrals' decisions (removal deadline, copy scrutiny, retention),
+/// counted per clock as (still running, expired) at `now` (RFC 3339). Read at scrape time, so
+/// a clock moves from running to expired without anyone touching the store.
+pub fn legal_clocks(conn: &mut Connection, now: &str) -> Result<Vec<(String, i64, i64)>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT json_extract(c.value, '$.clock') AS clock,
+                SUM(julianday(json_extract(c.value, '$.due_at')) > julianday(?1)),
+                SUM(julianday(json_extract(c.value, '$.due_at')) <= julianday(?1))
+         FROM referrals r, json_each(r.decision, '$.clocks') c
+         WHERE r.status = 'routed' AND r.decision IS NOT NULL
+           AND json_extract(c.value, '$.due_at') IS NOT NULL
+         GROUP BY clock ORDER BY clock",
+    )?;
+    let rows = stmt
+        .query_map(params![now], |r| {
+            Ok((
+                r.get(0)?,
+                r.get::<_, Option<i64>>(1)?.unwrap_or(0),
+                r.get::<_, Option<i64>>(2)?.unwrap_or(0),
+            ))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Preservation: the evidence index (one row per WARC capture, pointing into the custody log)
+// and one row per case for retention and the liveness re-check schedule. The custody log in
+// the evidence folder is the record; these tables only index it.
+
+const PRESERVATION_SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS evidence (
+    capture_id    TEXT PRIMARY KEY,
+    case_id       TEXT NOT NULL,
+    referral_id   TEXT,
+    purpose       TEXT NOT NULL,
+    file          TEXT NOT NULL,
+    file_sha256   TEXT NOT NULL,
+    file_bytes    INTEGER NOT NULL,
+    custody_seq   INTEGER NOT NULL,
+    status        INTEGER,
+    truncated     TEXT,
+    captured_at   TEXT NOT NULL,
+    retain_until  TEXT NOT NULL,
+    purged_at     TEXT,
+    purge_seq     INTEGER,
+    purge_error   TEXT
+);
+CREATE INDEX IF NOT EXISTS evidence_case ON evidence(case_id);
+CREATE INDEX IF NOT EXISTS evidence_expiry ON evidence(retain_until) WHERE purged_at IS NULL;
+CREATE TABLE IF NOT EXISTS preservation (
+    case_id         TEXT PRIMARY KEY,
+    url             TEXT,
+    host_kind       TEXT NOT NULL DEFAULT 'unknown',
+    state           TEXT NOT NULL,
+    routed_at       TEXT,
+    checks          INTEGER NOT NULL DEFAULT 0,
+    gone_streak     INTEGER NOT NULL DEFAULT 0,
+    first_gone_at   TEXT,
+    last_live_at    TEXT,
+    last_check_at   TEXT,
+    last_outcome    TEXT,
+    next_check_at   TEXT,
+    offline_at      TEXT,
+    offline_reason  TEXT,
+    retain_until    TEXT,
+    extended_reason TEXT
+);
+CREATE INDEX IF NOT EXISTS preservation_due ON preservation(next_check_at) WHERE state = 'live';
+"#;
+
+/// A preserved capture, as indexed.
+pub struct EvidenceRow<'a> {
+    pub capture_id: &'a str,
+    pub case_id: &'a str,
+    pub referral_id: Option<&'a str>,
+    pub purpose: &'a str,
+    pub file: &'a str,
+    pub file_sha256: &'a str,
+    pub file_bytes: u64,
+    pub custody_seq: u64,
+    pub status: Option<u16>,
+    pub truncated: Option<&'a str>,
+    pub captured_at: &'a str,
+    pub retain_until: &'a str,
+}
+
+pub fn record_evidence(conn: &Connection, e: &EvidenceRow<'_>) -> Result<()> {
+    conn.execute(
+        "INSERT INTO evidence (capture_id, case_id, referral_id, purpose, file, file_sha256, file_bytes, custody_seq,
+                               status, truncated, captured_at, retain_until)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+        params![
+            e.capture_id,
+            e.case_id,
+            e.referral_id,
+            e.purpose,
+            e.file,
+            e.file_sha256,
+            e.file_bytes as i64,
+            e.custody_seq as i64,
+            e.status,
+            e.truncated,
+            e.captured_at,
+            e.retain_until
+        ],
+    )?;
+    Ok(())
+}
+
+/// Starts the liveness schedule of a routed case (once; a case routed again keeps its
+/// schedule). A row made earlier by a retention extension is put on the schedule.
+pub fn schedule_liveness(
+    conn: &Connection,
+    case_id: &str,
+    url: &str,
+    host_kind: &str,
+    next_check_at: &str,
+) -> Result<()> {
+    let at = now();
+    conn.execute(
+        "INSERT INTO preservation (case_id, url, host_kind, state, routed_at, next_check_at, last_live_at)
+         VALUES (?1, ?2, ?3, 'live', ?4, ?5, ?4)
+         ON CONFLICT(case_id) DO UPDATE SET url = ?2, host_kind = ?3, state = 'live', routed_at = ?4,
+                next_check_at = ?5, last_live_at = ?4
+         WHERE preservation.state = 'unscheduled'",
+        params![case_id, url, host_kind, at, next_check_at],
+    )?;
+    Ok(())
+}
+
+/// A case whose liveness re-check is due.
+#[derive(Debug, Clone)]
+pub struct LivenessDue {
+    pub case_id: String,
+    pub url: String,
+    pub host_kind: String,
+    pub first_at: String,
+    pub routed_at: String,
+    pub checks: i64,
+    pub gone_streak: i64,
+    pub first_gone_at: Option<String>,
+}
+
+pub fn due_liveness(conn: &mut Connection, now: &str, limit: usize) -> Result<Vec<LivenessDue>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT p.case_id, p.url, p.host_kind, c.first_at, p.routed_at, p.checks, p.gone_streak, p.first_gone_at
+         FROM preservation p JOIN cases c ON c.id = p.case_id
+         WHERE p.state = 'live' AND p.next_check_at <= ?1
+         ORDER BY p.next_check_at LIMIT ?2",
+    )?;
+    let rows = stmt
+        .query_map(params![now, limit as i64], |r| {
+            Ok(LivenessDue {
+                case_id: r.get(0)?,
+                url: r.get::<_, Option<String>>(1)?.unwrap_or_default(),
+                host_kind: r.get(2)?,
+                first_at: r.get(3)?,
+                routed_at: r.get::<_, Option<String>>(4)?.unwrap_or_default(),
+                checks: r.get(5)?,
+                gone_streak: r.get(6)?,
+                first_gone_at: r.get(7)?,
+            })
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(rows)
+}
+
+/// The outcome of one liveness re-check, as the schedule records it.
+pub struct LivenessUpdate<'a> {
+    pub at: &'a str,
+    /// `live`, `gone` (not yet confirmed), `offline` (confirmed), `unknown` or `stopped`.
+    pub outcome: &'a str,
+    pub detail: &'a str,
+    pub gone_streak: i64,
+    pub first_gone_at: Option<&'a str>,
+    /// `live`, `gone` (confirmed offline: no more checks) or `stopped` (gave up).
+    pub state: &'a str,
+    pub next_check_at: Option<&'a str>,
+    /// Set when the case is confirmed offline: the first observation of the gone streak.
+    pub offline_at: Option<&'a str>,
+    /// Retention is extended to at least this (offline time plus the retention period).
+    pub retain_at_least: Option<&'a str>,
+}
+
+pub fn record_liveness(conn: &mut Connection, case_id: &str, u: &LivenessUpdate<'_>) -> Result<()> {
+    conn.execute(
+        "UPDATE preservation SET checks = checks + 1, last_check_at = ?2, last_outcome = ?3 || ': ' || ?4,
+                gone_streak = ?5, first_gone_at = ?6, state = ?7, next_check_at = ?8,
+                last_live_at = CASE WHEN ?3 = 'live' THEN ?2 ELSE last_live_at END,
+                offline_at = COALESCE(offline_at, ?9), offline_reason = CASE WHEN ?9 IS NOT NULL THEN ?4 ELSE offline_reason END,
+                retain_until = CASE WHEN ?10 IS NOT NULL AND (retain_until IS NULL OR retain_until < ?10) THEN ?10 ELSE retain_until END
+         WHERE case_id = ?1",
+        params![
+            case_id,
+            u.at,
+            u.outcome,
+            u.detail,
+            u.gone_streak,
+            u.first_gone_at,
+            u.state,
+            u.next_check_at,
+            u.offline_at,
+            u.retain_at_least
+        ],
+    )?;
+    Ok(())
+}
+
+/// A capture whose retention has ended.
+#[derive(Debug, Clone)]
+pub struct Expired {
+    pub capture_id: String,
+    pub case_id: String,
+    pub file: String,
+    pub file_sha256: String,
+    pub retain_until: String,
+}
+
+/// Captures past their own retention and past their case's (extension or offline time), not
+/// yet purged and not held back by a purge error.
+pub fn expired_evidence(conn: &mut Connection, now: &str, limit: usize) -> Result<Vec<Expired>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT e.capture_id, e.case_id, e.file, e.file_sha256, MAX(e.retain_until, COALESCE(p.retain_until, ''))
+         FROM evidence e LEFT JOIN preservation p ON p.case_id = e.case_id
+         WHERE e.purged_at IS NULL AND e.purge_error IS NULL AND e.retain_until <= ?1
+           AND (p.retain_until IS NULL OR p.retain_until <= ?1)
+         ORDER BY e.retain_until LIMIT ?2",
+    )?;
+    let rows = stmt
+        .query_map(params![now, limit as i64], |r| {
+            Ok(Expired {
+                capture_id: r.get(0)?,
+                case_id: r.get(1)?,
+                file: r.get(2)?,
+                file_sha256: r.get(3)?,
+                retain_until: r.get(4)?,
+            })
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(rows)
+}
+
+pub fn mark_purged(conn: &mut Connection, capture_id: &str, seq: u64) -> Result<()> {
+    conn.execute(
+        "UPDATE evidence SET purged_at = ?2, purge_seq = ?3 WHERE capture_id = ?1",
+        params![capture_id, now(), seq as i64],
+    )?;
+    Ok(())
+}
+
+/// Holds a capture back from purging (its file failed its digest: it is evidence of tampering).
+pub fn mark_purge_failed(conn: &mut Connection, capture_id: &str, why: &str) -> Result<()> {
+    conn.execute(
+        "UPDATE evidence SET purge_error = ?2 WHERE capture_id = ?1",
+        params![capture_id, why],
+    )?;
+    Ok(())
+}
+
+/// Extends a case's retention to at least `until` (never shortens it). Returns the retention
+/// now in force, or `None` if there is no such case.
+pub fn extend_retention(
+    conn: &mut Connection,
+    case_id: &str,
+    until: &str,
+    reason: &str,
+) -> Result<Option<String>> {
+    let tx = conn.transaction()?;
+    let exists: bool = tx
+        .query_row(
+            "SELECT 1 FROM cases WHERE id = ?1",
+            params![case_id],
+            |_| Ok(()),
+        )
+        .optional()?
+        .is_some();
+    if !exists {
+        return Ok(None);
+    }
+    tx.execute(
+        "INSERT INTO preservation (case_id, state, retain_until, extended_reason) VALUES (?1, 'unscheduled', ?2, ?3)
+         ON CONFLICT(case_id) DO UPDATE SET
+             retain_until = CASE WHEN preservation.retain_until IS NULL OR preservation.retain_until < ?2 THEN ?2 ELSE preservation.retain_until END,
+             extended_reason = CASE WHEN preservation.retain_until IS NULL OR preservation.retain_until < ?2 THEN ?3 ELSE preservation.extended_reason END",
+        params![case_id, until, reason],
+    )?;
+    // Captures the case already holds are kept at least as long.
+    let in_force: String = tx.query_row(
+        "SELECT MAX(COALESCE(p.retain_until, ''), COALESCE((SELECT MAX(retain_until) FROM evidence WHERE case_id = ?1 AND purged_at IS NULL), ''))
+         FROM preservation p WHERE p.case_id = ?1",
+        params![case_id],
+        |r| r.get(0),
+    )?;
+    tx.commit()?;
+    Ok(Some(in_force))
+}
+
+/// What the case view shows of preservation: the liveness schedule and the captures.
+pub fn preservation_view(conn: &mut Connection, case_id: &str) -> Result<Value> {
+    let p = conn
+        .query_row(
+            "SELECT state, host_kind, routed_at, checks, last_check_at, last_outcome, next_check_at, last_live_at,
+                    offline_at, offline_reason, retain_until, extended_reason
+             FROM preservation WHERE case_id = ?1",
+            params![case_id],
+            |r| {
+                Ok(json!({
+                    "liveness": {
+                        "state": r.get::<_, String>(0)?,
+                        "host_kind": r.get::<_, String>(1)?,
+                        "routed_at": r.get::<_, Option<String>>(2)?,
+                        "checks": r.get::<_, i64>(3)?,
+                        "last_check_at": r.get::<_, Option<String>>(4)?,
+                        "last_outcome": r.get::<_, Option<String>>(5)?,
+                        "next_check_at": r.get::<_, Option<String>>(6)?,
+                        "last_live_at": r.get::<_, Option<String>>(7)?,
+                    },
+                    "offline_at": r.get::<_, Option<String>>(8)?,
+                    "offline_reason": r.get::<_, Option<String>>(9)?,
+                    "retain_until": r.get::<_, Option<String>>(10)?,
+                    "extended_reason": r.get::<_, Option<String>>(11)?,
+                }))
+            },
+        )
+        .optional()?
+        .unwrap_or_else(|| json!({"liveness": null, "offline_at": null, "retain_until": null}));
+    let mut view = p;
+    let mut stmt = conn.prepare_cached(
+        "SELECT capture_id, purpose, file, file_sha256, file_bytes, custody_seq, status, truncated, captured_at,
+                retain_until, purged_at
+         FROM evidence WHERE case_id = ?1 ORDER BY captured_at, capture_id",
+    )?;
+    let captures: Vec<Value> = stmt
+        .query_map(params![case_id], |r| {
+            Ok(json!({
+                "capture_id": r.get::<_, String>(0)?,
+                "purpose": r.get::<_, String>(1)?,
+                "file": r.get::<_, String>(2)?,
+                "file_sha256": r.get::<_, String>(3)?,
+                "file_bytes": r.get::<_, i64>(4)?,
+                "custody_seq": r.get::<_, i64>(5)?,
+                "status": r.get::<_, Option<i64>>(6)?,
+                "truncated": r.get::<_, Option<String>>(7)?,
+                "captured_at": r.get::<_, String>(8)?,
+                "retain_until": r.get::<_, String>(9)?,
+                "purged_at": r.get::<_, Option<String>>(10)?,
+            }))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    // The retention in force: the longest of the case's and its live captures'.
+    let latest_capture = captures
+        .iter()
+        .filter(|c| c["purged_at"].is_null())
+        .filter_map(|c| c["retain_until"].as_str())
+        .max()
+        .map(str::to_string);
+    let in_force = [
+        view["retain_until"].as_str().map(str::to_string),
+        latest_capture,
+    ]
+    .into_iter()
+    .flatten()
+    .max();
+    view["retain_until"] = json!(in_force);
+    view["captures"] = Value::Array(captures);
+    Ok(view)
+}
+
+#[cfg(test)]
+mod legal_clock_tests {
+    use super::*;
+
+    #[test]
+    fn clocks_are_counted_running_or_expired() {
+        let dir = std::env::temp_dir().join(format!("triage-clocks-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let s = Store::open(&dir).unwrap();
+        let r = NewReferral {
+            id: "r1".into(),
+            case_id: "c1".into(),
+            url: "http://a.example/".into(),
+            canonical_url: "http://a.example/".into(),
+            agency: "fr-pharos".into(),
+            jurisdiction: "FR".into(),
+            note: None,
+            external_ref: None,
+            categories_hint: vec![],
+        };
+        let decision = json!({"clocks": [
+            {"clock": "removal_deadline", "jurisdiction": "FR", "duration": "PT1H", "basis": "b",
+             "due_at": "2025-01-01T11:00:00.5Z"},
+            {"clock": "copy_scrutiny", "jurisdiction": "IE", "duration": "PT72H", "basis": "b",
+             "due_at": "2025-01-04T10:00:00Z"},
+            {"clock": "retention", "jurisdiction": "FR", "duration": "P6M", "basis": "b"}
+        ]});
+        s.call_sync(|c| {
+            insert_referrals(c, &[r])?;
+            finish(c, "r1", "c1", &decision, &["FR".to_string()])?;
+            // Half a second before the deadline: the fraction counts.
+            assert_eq!(
+                legal_clocks(c, "2025-01-01T11:00:00Z")?,
+                vec![
+                    ("copy_scrutiny".to_string(), 1, 0),
+                    ("removal_deadline".to_string(), 1, 0)
+                ]
+            );
+            assert_eq!(
+                legal_clocks(c, "2025-01-02T00:00:00Z")?,
+                vec![
+                    ("copy_scrutiny".to_string(), 1, 0),
+                    ("removal_deadline".to_string(), 0, 1)
+                ]
+            );
+            Ok(())
+        })
+        .unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
 
 #[cfg(test)]
@@ -711,6 +1167,105 @@ mod tests {
                 }
             )?
             .is_empty());
+            Ok(())
+        })
+        .unwrap();
+    }
+}
+
+#[cfg(test)]
+mod preservation_tests {
+    use super::*;
+
+    fn store_with_case() -> (Store, String) {
+        let dir = std::env::temp_dir().join(format!("triage-preserve-{}", uuid::Uuid::now_v7()));
+        let s = Store::open(&dir).unwrap();
+        let canon = shared::url::canonical_url("http://a.example/1").unwrap();
+        let case_id = shared::url::case_id(&canon);
+        let r = NewReferral {
+            id: "r1".into(),
+            case_id: case_id.clone(),
+            url: "http://a.example/1".into(),
+            canonical_url: canon.to_string(),
+            agency: "x".into(),
+            jurisdiction: "FR".into(),
+            note: None,
+            external_ref: None,
+            categories_hint: vec![],
+        };
+        s.call_sync(|c| insert_referrals(c, &[r])).unwrap();
+        (s, case_id)
+    }
+
+    fn row<'a>(id: &'a str, case_id: &'a str, retain_until: &'a str) -> EvidenceRow<'a> {
+        EvidenceRow {
+            capture_id: id,
+            case_id,
+            referral_id: Some("r1"),
+            purpose: "capture",
+            file: "warc/x.warc.gz",
+            file_sha256: "00",
+            file_bytes: 10,
+            custody_seq: 1,
+            status: Some(200),
+            truncated: None,
+            captured_at: "2025-01-01T00:00:00.000Z",
+            retain_until,
+        }
+    }
+
+    #[test]
+    fn expiry_follows_the_longest_of_capture_extension_and_offline_time() {
+        let (s, case_id) = store_with_case();
+        s.call_sync(|c| {
+            record_evidence(c, &row("cap1", &case_id, "2025-07-01T00:00:00.000Z"))?;
+            assert!(expired_evidence(c, "2025-06-30T00:00:00.000Z", 10)?.is_empty());
+            assert_eq!(
+                expired_evidence(c, "2025-07-02T00:00:00.000Z", 10)?.len(),
+                1
+            );
+            // Extended: held; an extension never shortens.
+            let held = extend_retention(c, &case_id, "2026-01-01T00:00:00.000Z", "court order")?;
+            assert_eq!(held.as_deref(), Some("2026-01-01T00:00:00.000Z"));
+            let again = extend_retention(c, &case_id, "2025-08-01T00:00:00.000Z", "shorter")?;
+            assert_eq!(again.as_deref(), Some("2026-01-01T00:00:00.000Z"));
+            assert!(expired_evidence(c, "2025-12-31T00:00:00.000Z", 10)?.is_empty());
+            assert_eq!(
+                expired_evidence(c, "2026-01-02T00:00:00.000Z", 10)?.len(),
+                1
+            );
+            mark_purged(c, "cap1", 7)?;
+            assert!(expired_evidence(c, "2030-01-01T00:00:00.000Z", 10)?.is_empty());
+            assert_eq!(
+                extend_retention(c, "no-such-case", "2030-01-01T00:00:00.000Z", "x")?,
+                None
+            );
+            // A routed case extended earlier joins the liveness schedule.
+            schedule_liveness(
+                c,
+                &case_id,
+                "http://a.example/1",
+                "self_hosted",
+                "2025-01-01T00:00:00.000Z",
+            )?;
+            let due = due_liveness(c, "2025-01-02T00:00:00.000Z", 10)?;
+            assert_eq!(due.len(), 1);
+            assert_eq!(due[0].host_kind, "self_hosted");
+            let view = preservation_view(c, &case_id)?;
+            assert_eq!(view["extended_reason"], "court order");
+            assert_eq!(view["captures"][0]["custody_seq"], 1);
+            Ok(())
+        })
+        .unwrap();
+    }
+
+    #[test]
+    fn a_purge_error_holds_the_capture_back() {
+        let (s, case_id) = store_with_case();
+        s.call_sync(|c| {
+            record_evidence(c, &row("cap1", &case_id, "2025-07-01T00:00:00.000Z"))?;
+            mark_purge_failed(c, "cap1", "digest mismatch")?;
+            assert!(expired_evidence(c, "2030-01-01T00:00:00.000Z", 10)?.is_empty());
             Ok(())
         })
         .unwrap();

@@ -133,7 +133,10 @@ fn fixture_pages_in_many_languages_are_fetched_classified_and_routed() {
         "{m}"
     );
     assert!(
-        metric_value(&m, "triage_list_matches_total{list=\"kw-demo\"}").unwrap_or(0.0) >= 1.0,
+        metric_value(
+            &m,
+            "triage_list_matches_total{list=\"kw-demo\",owner=\"fr-pharos\",version=\"2026-11-01.1\"}"
+        ).unwrap_or(0.0) >= 1.0,
         "{m}"
     );
     assert!(
@@ -567,8 +570,28 @@ fn a_page_on_a_known_platform_is_routed_by_its_establishment() {
     assert_eq!(order["copy_to"], "IE");
     assert_eq!(order["deadline"], "PT1H");
     let candidates = &r["case"]["capture"]["host_candidates"];
-    assert_eq!(candidates[0]["factor"], "platform", "{candidates}");
+    // The platform's domain gives its main establishment (high confidence); the loopback
+    // address the page really came from is recorded but located nowhere.
+    assert_eq!(
+        candidates[0]["factor"], "main_establishment",
+        "{candidates}"
+    );
     assert_eq!(candidates[0]["jurisdiction"], "IE");
+    assert_eq!(candidates[0]["confidence"], "high");
+    assert_eq!(
+        d["host_candidates"], *candidates,
+        "the decision used what the capture shows"
+    );
+    // The removal order's one-hour deadline is an absolute time in the decision.
+    let clock = d["clocks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["clock"] == "removal_deadline")
+        .unwrap_or_else(|| panic!("no deadline clock: {d:#}"));
+    assert!(clock["due_at"]
+        .as_str()
+        .is_some_and(|t| t > clock["starts_at"].as_str().unwrap()));
     // Filed under both the issuing state and the state that gets the copy.
     let (_, ie) = get_json(&server, "/v1/cases?jurisdiction=IE");
     assert_eq!(ie["cases"].as_array().unwrap().len(), 1);

@@ -21,8 +21,10 @@
 //! `langid` alongside (on its own lighter fold, which keeps Urdu and Persian letters apart).
 
 mod classifier;
+pub mod index;
 pub mod langid;
 pub mod normalize;
+pub mod pdq;
 mod score;
 
 pub use classifier::{

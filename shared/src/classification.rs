@@ -25,6 +25,10 @@ pub struct LanguageGuess {
     pub confidence: f64,
     /// Script name as whatlang spells it (`Cyrillic`, `Arabic`, `Mandarin`, `Latin`, …).
     pub script: String,
+    /// The script as an ISO 15924 code: `Cyrl`, `Arab`, `Latn`, …; `Hans` or `Hant` for
+    /// simplified or traditional Chinese (whatlang's `Mandarin` covers both).
+    #[serde(default)]
+    pub script_code: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -84,6 +88,10 @@ pub struct Match {
     /// suppressed match is reported but counts toward no category.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub suppressed_by: Option<String>,
+    /// Why the match is suppressed: `allow_list` (see `suppressed_by`) or `quarantined` (the
+    /// entry matched too many distinct URLs and is held until an operator releases it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suppressed_reason: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

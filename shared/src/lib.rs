@@ -28,6 +28,7 @@ pub use classification::{
 };
 pub use jurisdiction::normalize_jurisdiction;
 pub use routing::{
-    DcResult, Decision, DomesticKind, Dropped, DualCriminality, Flags, Host, Hoster, Path,
-    PlatformInfo, Referring, ReviewItem, RouteCase, Target,
+    ClockKind, Confidence, DcResult, Decision, DomesticKind, Dropped, DualCriminality, Flags, Host,
+    HostCandidate, HostFactor, Hoster, LegalClock, Path, PlatformInfo, Referring, ReviewItem,
+    RouteCase, Target,
 };
