@@ -6,7 +6,10 @@ N referrals of distinct URLs (the fixture pages with a distinct query string, so
 is its own case: fetch, extract, classify, route, store), and waits until all are final.
 Prints acceptance rate (stored before the 202) and end-to-end rate. Standard library only.
 
-    python3 bench/pipeline.py [--n 2000] [--batch 250] [--workers 16]
+    python3 bench/pipeline.py [--n 2000] [--batch 250] [--workers 16] [--no-evidence]
+
+`--no-evidence` runs the server with `[evidence] enabled = false`, to see what preserving every
+capture (WARC file, custody entry, synced) costs.
 """
 import argparse
 import json
@@ -20,7 +23,8 @@ import time
 import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BIN = os.path.join(ROOT, "target", "release", "triage")
+# TRIAGE_BIN: another build to measure (e.g. a copy of an older one, for an A/B comparison).
+BIN = os.environ.get("TRIAGE_BIN") or os.path.join(ROOT, "target", "release", "triage")
 PAGES = ["ru-news.html", "zh-news.html", "ur-news.html", "ar-news.html", "fa-news.html",
          "en-news.html", "kk-news.html", "en-weather.html"]
 
@@ -52,13 +56,21 @@ def main():
     ap.add_argument("--n", type=int, default=2000)
     ap.add_argument("--batch", type=int, default=250)
     ap.add_argument("--workers", type=int, default=16)
+    ap.add_argument("--no-evidence", action="store_true", help="run with [evidence] enabled = false")
     a = ap.parse_args()
     if not os.path.exists(BIN):
         subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
     origin_p, origin = start([BIN, "fixtures", "serve", "--listen", "127.0.0.1:0"], "serving ")
     data = tempfile.mkdtemp(prefix="triage-bench-")
+    extra = []
+    if a.no_evidence:
+        config = os.path.join(data, "bench.toml")
+        with open(config, "w") as f:
+            f.write("[evidence]\nenabled = false\n")
+        extra = ["--config", config]
     server_p, server = start([BIN, "serve", "--listen", "127.0.0.1:0", "--data-dir", data,
-                              "--allow-private", origin, "--workers", str(a.workers)], "triage listening on ")
+                              "--allow-private", origin, "--workers", str(a.workers)] + extra,
+                             "triage listening on ")
     try:
         urls = [f"http://{origin}/{PAGES[i % len(PAGES)]}?n={i}" for i in range(a.n)]
         t0 = time.perf_counter()
@@ -72,10 +84,17 @@ def main():
         with urllib.request.urlopen(f"http://{server}/metrics", timeout=10) as r:
             text = r.read().decode()
         routed = re.search(r'^triage_referrals_final_total\{status="routed"\} (\S+)$', text, re.M)
-        print(f"referrals: {a.n} (batches of {a.batch}, {a.workers} workers, {os.cpu_count()} cores)")
+        print(f"referrals: {a.n} (batches of {a.batch}, {a.workers} workers, {os.cpu_count()} cores, "
+              f"evidence {'off' if a.no_evidence else 'on'})")
         print(f"accepted (stored before 202): {accepted:.2f} s -> {a.n / accepted:,.0f} referrals/s")
         print(f"end to end (fetch, extract, classify, route, store): {done:.2f} s -> {a.n / done:,.0f} referrals/s")
         print(f"routed: {routed.group(1) if routed else 0}")
+        # Mean time per stage from the server's own histogram (time inside a referral, not
+        # throughput: stages of different referrals overlap).
+        sums = dict(re.findall(r'^triage_stage_seconds_sum\{stage="(\w+)"\} (\S+)$', text, re.M))
+        counts = dict(re.findall(r'^triage_stage_seconds_count\{stage="(\w+)"\} (\S+)$', text, re.M))
+        stages = [f"{st} {1000 * float(sums[st]) / float(c):.2f}" for st, c in counts.items() if float(c) > 0]
+        print("mean ms per stage: " + ", ".join(stages))
     finally:
         server_p.terminate()
         origin_p.terminate()

@@ -22,7 +22,9 @@
 //!
 //! **Retention**: a capture is kept `period_days` (default 183, six months) from capture; a
 //! case confirmed offline keeps everything until `period_days` after `offline_at` (TCO
-//! Regulation art. 6: six months from removal); `triage evidence extend` holds a case longer.
+//! Regulation art. 6: six months from removal); `triage evidence extend` and
+//! `POST /v1/cases/{id}/retention` hold a case longer (never shorter; the API, being the
+//! serving process and so the custody log's one writer, also logs a `retention` entry).
 //! At expiry the WARC file is deleted after a `purge` entry is logged; the log stays.
 
 use std::path::{Path, PathBuf};
@@ -405,6 +407,28 @@ impl Preservation {
             retain_until: ts(capture.fetched_at + self.period()),
         };
         Ok(Written { json, row })
+    }
+
+    /// Writes a `retention` custody entry: the case's captures are kept at least until `until`,
+    /// with who asked and why in `detail`. Returns the entry's sequence number.
+    pub async fn log_retention(&self, case_id: &str, until: &str, detail: &str) -> Result<u64> {
+        let vault = self.vault.clone();
+        let (case_id, until, detail) = (case_id.to_string(), until.to_string(), detail.to_string());
+        let seq = tokio::task::spawn_blocking(move || vault.retain(&case_id, &until, &detail))
+            .await
+            .context("custody task panicked")?
+            .inspect_err(|_| {
+                self.metrics
+                    .evidence_errors
+                    .with_label_values(&["retention"])
+                    .inc();
+            })?;
+        self.metrics
+            .evidence_records
+            .with_label_values(&["retention"])
+            .inc();
+        self.metrics.custody_entries.set(seq as i64 + 1);
+        Ok(seq)
     }
 
     /// The first liveness check of a case routed now.

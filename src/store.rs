@@ -2,7 +2,9 @@
 //! also the work queue — a referral is `queued` the moment it is stored (before the 202), a
 //! worker claims it (`fetching`), and it ends `routed` or `failed`. A restart puts every claimed
 //! but unfinished referral back in the queue, so none is lost; cases are keyed by the hash of
-//! the canonical URL, so reprocessing never makes a second case.
+//! the canonical URL, so reprocessing never makes a second case. A fetch that failed for a
+//! reason that may pass puts its referral back in the queue with `next_attempt_at`
+//! ([`requeue_for_retry`]); it is not claimed before then, and the schedule survives a restart.
 
 use anyhow::{Context, Result};
 use rusqlite::{params, Connection, OptionalExtension};
@@ -11,8 +13,9 @@ use serde_json::{json, Value};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-/// A claimed referral gives up after this many starts (a crash loop on one input must not
-/// block the queue for ever).
+/// A claimed referral gives up after this many starts that ended in no recorded outcome (a
+/// crash loop on one input must not block the queue for ever). Starts that ended in a fetch
+/// retry ([`requeue_for_retry`]) do not count: see [`Claimed::crashes`].
 pub const MAX_ATTEMPTS: i64 = 3;
 
 const SCHEMA: &str = r#"
@@ -33,7 +36,11 @@ CREATE TABLE IF NOT EXISTS referrals (
     decision       TEXT,
     attempts       INTEGER NOT NULL DEFAULT 0,
     received_at    TEXT NOT NULL,
-    updated_at     TEXT NOT NULL
+    updated_at     TEXT NOT NULL,
+    retries        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at TEXT,
+    retry_kind     TEXT,
+    retry_reason   TEXT
 );
 CREATE INDEX IF NOT EXISTS referrals_status ON referrals(status, seq);
 CREATE INDEX IF NOT EXISTS referrals_case ON referrals(case_id);
@@ -110,7 +117,17 @@ pub struct Claimed {
     pub agency: String,
     pub jurisdiction: String,
     pub categories_hint: Vec<shared::Category>,
+    /// Times a worker has taken this referral, this time included.
     pub attempts: i64,
+    /// Fetch retries scheduled so far (each one ended a start with a recorded outcome).
+    pub retries: i64,
+}
+
+impl Claimed {
+    /// Starts before this one that ended without any recorded outcome: the process died.
+    pub fn crashes(&self) -> i64 {
+        (self.attempts - 1 - self.retries).max(0)
+    }
 }
 
 /// What a case already holds from an earlier fetch.
@@ -162,6 +179,8 @@ impl Store {
             .with_context(|| format!("cannot create schema in {}", path.display()))?;
         conn.execute_batch(PRESERVATION_SCHEMA)
             .with_context(|| format!("cannot create schema in {}", path.display()))?;
+        migrate_retries(&conn)
+            .with_context(|| format!("cannot add the retry columns to {}", path.display()))?;
         Ok(Store {
             conn: Arc::new(Mutex::new(conn)),
         })
@@ -255,29 +274,37 @@ pub fn requeue_unfinished(conn: &mut Connection) -> Result<usize> {
     )?)
 }
 
-/// Claims the oldest queued referral for a worker.
+/// The claim. Both lookups are pinned to their partial index, so referrals waiting for a
+/// retry are never scanned on the way to a ready one (`INDEXED BY` fails loudly if the index
+/// cannot serve the query).
+const CLAIM: &str = "UPDATE referrals SET status = 'fetching', attempts = attempts + 1, next_attempt_at = NULL, updated_at = ?1
+     WHERE seq = COALESCE(
+         (SELECT seq FROM referrals INDEXED BY referrals_waiting
+              WHERE status = 'queued' AND next_attempt_at IS NOT NULL AND next_attempt_at <= ?1
+              ORDER BY next_attempt_at LIMIT 1),
+         (SELECT seq FROM referrals INDEXED BY referrals_ready
+              WHERE status = 'queued' AND next_attempt_at IS NULL ORDER BY seq LIMIT 1))
+     RETURNING id, case_id, url, agency, jurisdiction, categories_hint, attempts, retries";
+
+/// Claims a referral for a worker: a retry whose time has come first (it has waited already),
+/// else the oldest queued referral. A referral waiting for its retry is not claimed.
 pub fn claim_next(conn: &mut Connection) -> Result<Option<Claimed>> {
     let row = conn
-        .query_row(
-            "UPDATE referrals SET status = 'fetching', attempts = attempts + 1, updated_at = ?1
-             WHERE seq = (SELECT seq FROM referrals WHERE status = 'queued' ORDER BY seq LIMIT 1)
-             RETURNING id, case_id, url, agency, jurisdiction, categories_hint, attempts",
-            params![now()],
-            |row| {
-                Ok((
-                    row.get::<_, String>(0)?,
-                    row.get::<_, String>(1)?,
-                    row.get::<_, String>(2)?,
-                    row.get::<_, String>(3)?,
-                    row.get::<_, String>(4)?,
-                    row.get::<_, String>(5)?,
-                    row.get::<_, i64>(6)?,
-                ))
-            },
-        )
+        .query_row(CLAIM, params![now()], |row| {
+            Ok((
+                row.get::<_, String>(0)?,
+                row.get::<_, String>(1)?,
+                row.get::<_, String>(2)?,
+                row.get::<_, String>(3)?,
+                row.get::<_, String>(4)?,
+                row.get::<_, String>(5)?,
+                row.get::<_, i64>(6)?,
+                row.get::<_, i64>(7)?,
+            ))
+        })
         .optional()?;
     Ok(row.map(
-        |(id, case_id, url, agency, jurisdiction, hint, attempts)| Claimed {
+        |(id, case_id, url, agency, jurisdiction, hint, attempts, retries)| Claimed {
             id,
             case_id,
             url,
@@ -285,8 +312,63 @@ pub fn claim_next(conn: &mut Connection) -> Result<Option<Claimed>> {
             jurisdiction,
             categories_hint: serde_json::from_str(&hint).unwrap_or_default(),
             attempts,
+            retries,
         },
     ))
+}
+
+/// Adds the retry columns to a database made before they existed, then their indexes: one
+/// over referrals ready now (in arrival order), one over those waiting (by due time).
+fn migrate_retries(conn: &Connection) -> Result<()> {
+    let mut have = std::collections::HashSet::new();
+    let mut stmt = conn.prepare("SELECT name FROM pragma_table_info('referrals')")?;
+    for name in stmt.query_map([], |r| r.get::<_, String>(0))? {
+        have.insert(name?);
+    }
+    for (col, def) in [
+        ("retries", "INTEGER NOT NULL DEFAULT 0"),
+        ("next_attempt_at", "TEXT"),
+        ("retry_kind", "TEXT"),
+        ("retry_reason", "TEXT"),
+    ] {
+        if !have.contains(col) {
+            conn.execute_batch(&format!("ALTER TABLE referrals ADD COLUMN {col} {def}"))?;
+        }
+    }
+    conn.execute_batch(
+        "CREATE INDEX IF NOT EXISTS referrals_ready ON referrals(seq)
+             WHERE status = 'queued' AND next_attempt_at IS NULL;
+         CREATE INDEX IF NOT EXISTS referrals_waiting ON referrals(next_attempt_at)
+             WHERE status = 'queued' AND next_attempt_at IS NOT NULL;",
+    )?;
+    Ok(())
+}
+
+/// Puts a claimed referral back in the queue after a fetch failure that may pass: it is not
+/// claimed again before `next_attempt_at`, and the failure is shown as its last retry reason.
+pub fn requeue_for_retry(
+    conn: &mut Connection,
+    referral_id: &str,
+    kind: &str,
+    message: &str,
+    next_attempt_at: &str,
+) -> Result<()> {
+    conn.execute(
+        "UPDATE referrals SET status = 'queued', retries = retries + 1, next_attempt_at = ?2,
+                retry_kind = ?3, retry_reason = ?4, updated_at = ?5
+         WHERE id = ?1",
+        params![referral_id, next_attempt_at, kind, message, now()],
+    )?;
+    Ok(())
+}
+
+/// When the earliest waiting retry is due, if any referral is waiting for one.
+pub fn next_retry_due(conn: &mut Connection) -> Result<Option<String>> {
+    Ok(conn.query_row(
+        "SELECT MIN(next_attempt_at) FROM referrals WHERE status = 'queued' AND next_attempt_at IS NOT NULL",
+        [],
+        |r| r.get(0),
+    )?)
 }
 
 pub fn count_status(conn: &mut Connection, status: &str) -> Result<i64> {
@@ -473,7 +555,8 @@ pub fn referral_view(conn: &mut Connection, id: &str) -> Result<Option<Value>> {
     Ok(conn
         .query_row(
             "SELECT id, case_id, url, canonical_url, agency, jurisdiction, note, external_ref, categories_hint,
-                    status, reason_kind, reason, decision, attempts, received_at, updated_at
+                    status, reason_kind, reason, decision, attempts, received_at, updated_at,
+                    retries, next_attempt_at, retry_kind, retry_reason
              FROM referrals WHERE id = ?1",
             params![id],
             referral_json,
@@ -485,6 +568,7 @@ fn referral_json(row: &rusqlite::Row<'_>) -> rusqlite::Result<Value> {
     let status: String = row.get(9)?;
     let reason_kind: Option<String> = row.get(10)?;
     let reason: Option<String> = row.get(11)?;
+    let retry_kind: Option<String> = row.get(18)?;
     Ok(json!({
         "referral_id": row.get::<_, String>(0)?,
         "case_id": row.get::<_, String>(1)?,
@@ -499,6 +583,9 @@ fn referral_json(row: &rusqlite::Row<'_>) -> rusqlite::Result<Value> {
         "reason": reason_kind.map(|k| json!({"kind": k, "message": reason})),
         "decision": json_col(row.get(12)?),
         "attempts": row.get::<_, i64>(13)?,
+        "retries": row.get::<_, i64>(16)?,
+        "next_attempt_at": row.get::<_, Option<String>>(17)?,
+        "last_retry_reason": retry_kind.map(|k| json!({"kind": k, "message": row.get::<_, Option<String>>(19).ok().flatten()})),
         "received_at": row.get::<_, String>(14)?,
         "updated_at": row.get::<_, String>(15)?,
     }))
@@ -538,7 +625,8 @@ pub fn case_view(conn: &mut Connection, id: &str) -> Result<Option<Value>> {
     };
     let mut stmt = conn.prepare(
         "SELECT id, case_id, url, canonical_url, agency, jurisdiction, note, external_ref, categories_hint,
-                status, reason_kind, reason, decision, attempts, received_at, updated_at
+                status, reason_kind, reason, decision, attempts, received_at, updated_at,
+                retries, next_attempt_at, retry_kind, retry_reason
          FROM referrals WHERE case_id = ?1 ORDER BY seq",
     )?;
     let referrals: Vec<Value> = stmt
@@ -901,14 +989,43 @@ pub fn mark_purge_failed(conn: &mut Connection, capture_id: &str, why: &str) -> 
 
 /// Extends a case's retention to at least `until` (never shortens it). Returns the retention
 /// now in force, or `None` if there is no such case.
+#[cfg_attr(not(test), allow(dead_code))]
 pub fn extend_retention(
     conn: &mut Connection,
     case_id: &str,
     until: &str,
     reason: &str,
 ) -> Result<Option<String>> {
-    let tx = conn.transaction()?;
-    let exists: bool = tx
+    Ok(match retention_change(conn, case_id, until, reason)? {
+        RetentionChange::NoCase => None,
+        RetentionChange::Shorter { in_force }
+        | RetentionChange::Unchanged { in_force }
+        | RetentionChange::Extended { in_force, .. } => Some(in_force),
+    })
+}
+
+/// What an extension request did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RetentionChange {
+    NoCase,
+    /// The retention in force already ends later: nothing changed (retention never shortens).
+    Shorter {
+        in_force: String,
+    },
+    /// It already ends exactly then.
+    Unchanged {
+        in_force: String,
+    },
+    Extended {
+        previous: Option<String>,
+        in_force: String,
+    },
+}
+
+/// The retention in force for a case: the longest of the case's own (extension or offline
+/// time) and its unpurged captures'. Outer `None`: no such case; inner: nothing kept yet.
+pub fn retention_in_force(conn: &Connection, case_id: &str) -> Result<Option<Option<String>>> {
+    let exists = conn
         .query_row(
             "SELECT 1 FROM cases WHERE id = ?1",
             params![case_id],
@@ -919,6 +1036,41 @@ pub fn extend_retention(
     if !exists {
         return Ok(None);
     }
+    let t: String = conn.query_row(
+        "SELECT MAX(COALESCE((SELECT retain_until FROM preservation WHERE case_id = ?1), ''),
+                    COALESCE((SELECT MAX(retain_until) FROM evidence WHERE case_id = ?1 AND purged_at IS NULL), ''))",
+        params![case_id],
+        |r| r.get(0),
+    )?;
+    Ok(Some(Some(t).filter(|t| !t.is_empty())))
+}
+
+/// Extends a case's retention to `until` (RFC 3339, as [`now`] formats it) with `reason`, in
+/// one transaction; a date not later than the retention in force changes nothing and says so.
+/// The one code path of `triage evidence extend` and `POST /v1/cases/{id}/retention`.
+pub fn retention_change(
+    conn: &mut Connection,
+    case_id: &str,
+    until: &str,
+    reason: &str,
+) -> Result<RetentionChange> {
+    let tx = conn.transaction()?;
+    let Some(previous) = retention_in_force(&tx, case_id)? else {
+        return Ok(RetentionChange::NoCase);
+    };
+    match previous.as_deref() {
+        Some(p) if p > until => {
+            return Ok(RetentionChange::Shorter {
+                in_force: p.to_string(),
+            })
+        }
+        Some(p) if p == until => {
+            return Ok(RetentionChange::Unchanged {
+                in_force: p.to_string(),
+            })
+        }
+        _ => {}
+    }
     tx.execute(
         "INSERT INTO preservation (case_id, state, retain_until, extended_reason) VALUES (?1, 'unscheduled', ?2, ?3)
          ON CONFLICT(case_id) DO UPDATE SET
@@ -926,15 +1078,11 @@ pub fn extend_retention(
              extended_reason = CASE WHEN preservation.retain_until IS NULL OR preservation.retain_until < ?2 THEN ?3 ELSE preservation.extended_reason END",
         params![case_id, until, reason],
     )?;
-    // Captures the case already holds are kept at least as long.
-    let in_force: String = tx.query_row(
-        "SELECT MAX(COALESCE(p.retain_until, ''), COALESCE((SELECT MAX(retain_until) FROM evidence WHERE case_id = ?1 AND purged_at IS NULL), ''))
-         FROM preservation p WHERE p.case_id = ?1",
-        params![case_id],
-        |r| r.get(0),
-    )?;
+    let in_force = retention_in_force(&tx, case_id)?
+        .flatten()
+        .unwrap_or_else(|| until.to_string());
     tx.commit()?;
-    Ok(Some(in_force))
+    Ok(RetentionChange::Extended { previous, in_force })
 }
 
 /// What the case view shows of preservation: the liveness schedule and the captures.
@@ -1142,6 +1290,111 @@ mod tests {
             Ok(())
         })
         .unwrap();
+    }
+
+    #[test]
+    fn a_retry_waits_for_its_time_without_holding_up_others_and_is_not_a_crash() {
+        let s = store();
+        s.call_sync(|c| {
+            insert_referrals(
+                c,
+                &[
+                    referral("r1", "http://a.example/1", "x"),
+                    referral("r2", "http://a.example/2", "x"),
+                ],
+            )?;
+            let r1 = claim_next(c)?.unwrap();
+            assert_eq!((r1.id.as_str(), r1.crashes()), ("r1", 0));
+            requeue_for_retry(c, "r1", "http_5xx", "HTTP 503", "2999-01-01T00:00:00.000Z")?;
+            assert_eq!(
+                next_retry_due(c)?.as_deref(),
+                Some("2999-01-01T00:00:00.000Z")
+            );
+            // r1 waits; r2 behind it is claimed, then nothing until r1 is due.
+            assert_eq!(claim_next(c)?.unwrap().id, "r2");
+            assert!(claim_next(c)?.is_none());
+            let view = referral_view(c, "r1")?.unwrap();
+            assert_eq!(view["status"], "queued");
+            assert_eq!(view["retries"], 1);
+            assert_eq!(view["next_attempt_at"], "2999-01-01T00:00:00.000Z");
+            assert_eq!(view["last_retry_reason"]["kind"], "http_5xx");
+            assert!(view["reason"].is_null(), "not failed: {view}");
+            // Due now: claimed, and the retry is not counted as a crash.
+            c.execute(
+                "UPDATE referrals SET next_attempt_at = '2000-01-01T00:00:00.000Z' WHERE id = 'r1'",
+                [],
+            )?;
+            let again = claim_next(c)?.unwrap();
+            assert_eq!(
+                (again.id.as_str(), again.attempts, again.retries),
+                ("r1", 2, 1)
+            );
+            assert_eq!(again.crashes(), 0);
+            assert!(next_retry_due(c)?.is_none());
+            // A crash after the retry is one.
+            requeue_unfinished(c)?;
+            assert_eq!(claim_next(c)?.unwrap().crashes(), 1);
+            Ok(())
+        })
+        .unwrap();
+    }
+
+    #[test]
+    fn claims_use_the_ready_and_waiting_indexes() {
+        let s = store();
+        s.call_sync(|c| {
+            let plan: Vec<String> = c
+                .prepare(&format!("EXPLAIN QUERY PLAN {CLAIM}"))?
+                .query_map(params!["2030"], |r| r.get::<_, String>(3))?
+                .collect::<rusqlite::Result<_>>()?;
+            let uses = |index: &str| plan.iter().any(|p| p.contains(index));
+            assert!(
+                uses("referrals_ready") && uses("referrals_waiting"),
+                "{plan:?}"
+            );
+            // Neither lookup sorts or scans the table itself (the ready index is read in order,
+            // its first entry being the claim).
+            assert!(
+                !plan
+                    .iter()
+                    .any(|p| p.contains("TEMP B-TREE") || p.trim() == "SCAN referrals"),
+                "{plan:?}"
+            );
+            Ok(())
+        })
+        .unwrap();
+    }
+
+    #[test]
+    fn a_database_from_before_retries_gets_the_columns() {
+        let dir = std::env::temp_dir().join(format!("triage-migrate-{}", uuid::Uuid::now_v7()));
+        std::fs::create_dir_all(&dir).unwrap();
+        {
+            let old = Connection::open(dir.join("triage.sqlite")).unwrap();
+            let before = SCHEMA.replace(
+                ",\n    retries        INTEGER NOT NULL DEFAULT 0,\n    next_attempt_at TEXT,\n    retry_kind     TEXT,\n    retry_reason   TEXT",
+                "",
+            );
+            assert!(!before.contains("retry_kind"), "the old schema is rebuilt");
+            old.execute_batch(&before).unwrap();
+            old.execute(
+                "INSERT INTO referrals (id, case_id, url, canonical_url, agency, jurisdiction, status, received_at, updated_at)
+                 VALUES ('old', 'c', 'http://a.example/', 'http://a.example/', 'x', 'FR', 'queued', 't', 't')",
+                [],
+            )
+            .unwrap();
+        }
+        let s = Store::open(&dir).unwrap();
+        s.call_sync(|c| {
+            let r = claim_next(c)?.unwrap();
+            assert_eq!((r.id.as_str(), r.retries), ("old", 0));
+            Ok(())
+        })
+        .unwrap();
+        drop(s);
+        // Opening again changes nothing.
+        Store::open(&dir).unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

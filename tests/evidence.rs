@@ -2,8 +2,9 @@
 //! entries; `triage evidence verify` passes on the untouched store and names the damage after a
 //! flipped byte, a truncation, a reordering or a deletion; `triage evidence export` writes a
 //! bundle that checks out with python3/openssl alone; retention ends in a logged purge unless
-//! extended; liveness re-checks record when an origin starts answering 404, and the takedown
-//! latency lands in its histogram.
+//! extended (`POST /v1/cases/{id}/retention`: referring agency or admin, never shorter, a
+//! `retention` custody entry); liveness re-checks record when an origin starts answering 404,
+//! and the takedown latency lands in its histogram.
 
 mod common;
 
@@ -462,4 +463,197 @@ fn a_kill_mid_stream_leaves_a_store_that_verifies() {
     assert!(server.terminate().success());
     let v = verify(&data);
     assert!(v.status.success(), "{}", text(&v));
+}
+
+fn post_retention(server: &Proc, token: Option<&str>, case_id: &str, body: &Value) -> (u16, Value) {
+    let mut req = client()
+        .post(server.url(&format!("/v1/cases/{case_id}/retention")))
+        .json(body);
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let resp = req.send().unwrap();
+    let status = resp.status().as_u16();
+    (status, resp.json().unwrap_or(Value::Null))
+}
+
+#[test]
+fn retention_is_extended_through_the_api_by_the_referring_agency_and_logged() {
+    const PHAROS: &str = "pharos-token-0123456789";
+    const BKA: &str = "bka-token-0123456789abc";
+    const OPS: &str = "ops-admin-token-0123456789";
+    let origin = start_origin();
+    let data = tempdir("retention-api");
+    let config = write_config(
+        &data,
+        &format!(
+            "default_agency = \"demo-unit\"\n\
+             [[agencies]]\nid = \"demo-unit\"\njurisdiction = \"FR\"\n\
+             [[agencies]]\nid = \"fr-pharos\"\njurisdiction = \"FR\"\ntoken = \"{PHAROS}\"\n\
+             [[agencies]]\nid = \"de-bka\"\njurisdiction = \"DE\"\ntoken = \"{BKA}\"\n\
+             [[agencies]]\nid = \"ops\"\njurisdiction = \"FR\"\ntoken = \"{OPS}\"\nadmin = true\n\
+             [liveness]\nenabled = false\n"
+        ),
+    );
+    let mut server = start_server(
+        &data,
+        &[&origin.addr],
+        &["--config", config.to_str().unwrap()],
+    );
+    let (s, body) = post_json(
+        &server,
+        Some(PHAROS),
+        &json!({ "url": origin.url("/en-news.html") }),
+    );
+    assert_eq!(s, 202, "{body}");
+    let r = wait_final(&server, body["referral_id"].as_str().unwrap(), WAIT);
+    assert_eq!(r["status"], "routed", "{r}");
+    let case_id = r["case_id"].as_str().unwrap().to_string();
+    let before = case(&server, &case_id)["preservation"]["retain_until"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let ts =
+        |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let later = ts(chrono::Utc::now() + chrono::Duration::days(400));
+
+    // Who may: a token is needed, and it must be the referring agency's (or an admin's).
+    let (s, v) = post_retention(&server, None, &case_id, &json!({ "until": later }));
+    assert_eq!(
+        (s, v["error"]["kind"].as_str()),
+        (401, Some("unauthorized")),
+        "{v}"
+    );
+    let (s, v) = post_retention(&server, Some(BKA), &case_id, &json!({ "until": later }));
+    assert_eq!(
+        (s, v["error"]["kind"].as_str()),
+        (403, Some("forbidden")),
+        "{v}"
+    );
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("de-bka"),
+        "{v}"
+    );
+    let (s, v) = post_retention(
+        &server,
+        Some(PHAROS),
+        "c-nosuchcase",
+        &json!({ "until": later }),
+    );
+    assert_eq!(s, 404, "{v}");
+
+    // Bad bodies are named.
+    for (body, needle) in [
+        (json!({ "until": later, "extend_days": 3 }), "exactly one"),
+        (json!({}), "exactly one"),
+        (json!({ "until": "next tuesday" }), "until"),
+        (
+            json!({ "until": "2020-01-01T00:00:00Z" }),
+            "not in the future",
+        ),
+        (json!({ "extend_days": 0 }), "extend_days"),
+        (json!({ "keep": true }), "keep"),
+    ] {
+        let (s, v) = post_retention(&server, Some(PHAROS), &case_id, &body);
+        assert_eq!(s, 422, "{body}: {v}");
+        assert!(
+            v["error"]["message"].as_str().unwrap().contains(needle),
+            "{body}: {v}"
+        );
+    }
+
+    // Extended by the referring agency: the case shows it, the custody log records it.
+    let (s, v) = post_retention(
+        &server,
+        Some(PHAROS),
+        &case_id,
+        &json!({ "until": later, "reason": "investigation 2026/114" }),
+    );
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["changed"], true);
+    assert_eq!(v["retain_until"], later.as_str());
+    assert_eq!(v["previous"], before.as_str());
+    assert!(v["custody_seq"].as_u64().is_some(), "{v}");
+    let p = &case(&server, &case_id)["preservation"];
+    assert_eq!(p["retain_until"], later.as_str(), "{p}");
+    let why = p["extended_reason"].as_str().unwrap();
+    assert!(
+        why.contains("fr-pharos") && why.contains("investigation 2026/114"),
+        "{why}"
+    );
+
+    // Never shorter: an earlier date is a conflict naming the date in force; the same is a no-op.
+    let earlier = ts(chrono::Utc::now() + chrono::Duration::days(300));
+    let (s, v) = post_retention(
+        &server,
+        Some(PHAROS),
+        &case_id,
+        &json!({ "until": earlier }),
+    );
+    assert_eq!(
+        (s, v["error"]["kind"].as_str()),
+        (409, Some("retention_shorter")),
+        "{v}"
+    );
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains(&later),
+        "{v}"
+    );
+    let (s, v) = post_retention(&server, Some(PHAROS), &case_id, &json!({ "until": later }));
+    assert_eq!((s, &v["changed"]), (200, &json!(false)), "{v}");
+
+    // extend_days counts from the retention in force; an admin may extend any case.
+    let (s, v) = post_retention(&server, Some(OPS), &case_id, &json!({ "extend_days": 10 }));
+    assert_eq!(s, 200, "{v}");
+    let want = chrono::DateTime::parse_from_rfc3339(&later).unwrap() + chrono::Duration::days(10);
+    assert_eq!(
+        chrono::DateTime::parse_from_rfc3339(v["retain_until"].as_str().unwrap()).unwrap(),
+        want,
+        "{v}"
+    );
+    let m = metrics(&server);
+    assert_eq!(
+        metric_value(&m, "triage_evidence_records_total{kind=\"retention\"}"),
+        Some(2.0),
+        "{m}"
+    );
+    assert!(server.terminate().success());
+
+    let log = std::fs::read_to_string(data.join("evidence/custody.log")).unwrap();
+    let entries: Vec<Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .filter(|e: &Value| e["kind"] == "retention")
+        .collect();
+    assert_eq!(entries.len(), 2, "{log}");
+    assert_eq!(entries[0]["case_id"], case_id.as_str());
+    assert_eq!(entries[0]["retain_until"], later.as_str());
+    assert!(
+        entries[1]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("agency ops"),
+        "{log}"
+    );
+    // The entries are part of the chain: everything still verifies, and the case's export
+    // carries them.
+    let v = verify(&data);
+    assert!(v.status.success(), "{}", text(&v));
+    let out = data.with_extension("bundle");
+    let ex = triage(&[
+        "evidence",
+        "export",
+        &case_id,
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(ex.status.success(), "{}", text(&ex));
+    let exported = std::fs::read_to_string(out.join("custody.jsonl")).unwrap();
+    assert_eq!(
+        exported.matches("\"kind\":\"retention\"").count(),
+        2,
+        "{exported}"
+    );
 }

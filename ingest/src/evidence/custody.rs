@@ -42,6 +42,7 @@ pub const NOTE_ORIGIN: &str = "triage custody log v1";
 ///   a referral's fetch, `recheck` for a liveness re-fetch), HTTP `status`;
 /// - `observation`: a liveness re-check that produced no capture (`outcome`, `detail`);
 /// - `purge`: the WARC file deleted at the end of retention (`file`, `file_sha256`, `detail`);
+/// - `retention`: a case's evidence is kept longer (`retain_until`, `detail`: who and why);
 /// - `recovery`: a partial line left by a crash was removed at start-up (`detail`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Entry {
@@ -84,6 +85,9 @@ pub struct Entry {
     pub detail: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,
+    /// `retention`: the case's captures are kept at least until then (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retain_until: Option<String>,
     /// Hex leaf hash of the previous entry; 64 zeros for entry 0.
     pub prev: String,
 }

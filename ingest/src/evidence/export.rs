@@ -192,7 +192,7 @@ case's entries of the custody log, and proofs that tie those entries to the whol
 | file | what it is |
 |---|---|
 | `warc/*.warc.gz` | WARC/1.1 (ISO 28500) captures: per redirect hop a `request` and a `response` record (the body exactly as received, content coding kept), a `metadata` record (resolved addresses, hop chain, timings, digests, TLS certificate digest) and a `conversion` record (extracted text). Each record carries `WARC-Block-Digest` (and responses `WARC-Payload-Digest`): `sha256:` + base32. |
-| `custody.jsonl` | this case's custody entries, byte for byte as logged. A `capture` entry names its WARC file with SHA-256 and size and lists every record's id and SHA-256 (hex). `observation` entries are liveness checks; a `purge` entry records that a file was deleted when its retention ended. |
+| `custody.jsonl` | this case's custody entries, byte for byte as logged. A `capture` entry names its WARC file with SHA-256 and size and lists every record's id and SHA-256 (hex). `observation` entries are liveness checks; a `retention` entry records that the case's evidence is kept longer (until `retain_until`; who asked and why in `detail`); a `purge` entry records that a file was deleted when its retention ended. |
 | `proofs.json` | for each entry: its position (`leaf_index`) in the log, its leaf hash and its RFC 6962 audit path to the signed root. |
 | `checkpoint.txt` | the signed statement: log format, key id, number of entries (`size`), Merkle root (`root`), time. |
 | `checkpoint.sig` | the raw Ed25519 signature of `checkpoint.txt`, exactly as the file is. |

@@ -10,10 +10,14 @@
 //!                               README + verify.py: checkable without our software
 //! ```
 //!
-//! A vault is one folder with one writer (the serving process). Files are written to a temporary
-//! name, synced and then linked to their final name, which fails if that name exists: a re-fetch
-//! is always a new file and a new entry. Purging at the end of retention logs a `purge` entry
-//! before deleting the file; the log itself is kept.
+//! A vault is one folder with one writer (the serving process). A file is created under its
+//! final name with `O_CREAT | O_EXCL`, which fails if that name exists (a re-fetch is always a
+//! new file and a new entry), written with one call and synced; its folder is synced before the
+//! custody entry that names it is appended, and concurrent captures share that folder sync (one
+//! `fsync` of the day folder covers every file created in it before the sync began). A crash
+//! between the file and its entry leaves a file no entry names, which `verify` reports as such.
+//! Purging at the end of retention logs a `purge` entry before deleting the file; the log itself
+//! is kept.
 
 pub mod custody;
 pub mod export;
@@ -22,8 +26,11 @@ pub mod merkle;
 pub mod verify;
 pub mod warc;
 
+use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -105,6 +112,7 @@ pub struct Vault {
     key: CustodyKey,
     log: CustodyLog,
     opts: VaultOptions,
+    folders: Folders,
 }
 
 impl Vault {
@@ -124,6 +132,7 @@ impl Vault {
             key,
             log,
             opts,
+            folders: Folders::default(),
         })
     }
 
@@ -161,7 +170,7 @@ impl Vault {
         let day = capture.fetched_at.format("%Y/%m/%d").to_string();
         let ext = if self.opts.gzip { "warc.gz" } else { "warc" };
         let file = format!("{WARC_DIR}/{day}/{capture_id}.{ext}");
-        write_new(&self.root.join(&file), &bytes)?;
+        self.folders.write_new(&self.root.join(&file), &bytes)?;
         let file_sha256 = hex::encode(Sha256::digest(&bytes));
         let Appended { seq, .. } = self.log.append(Entry {
             kind: "capture".into(),
@@ -207,6 +216,21 @@ impl Vault {
                 purpose: Some("recheck".into()),
                 target: Some(target.to_string()),
                 outcome: Some(outcome.to_string()),
+                detail: Some(detail.to_string()),
+                ..Entry::default()
+            })?
+            .seq)
+    }
+
+    /// Logs that a case's captures are kept at least until `until` (RFC 3339), and who asked
+    /// and why (`detail`). Returns the entry's sequence number.
+    pub fn retain(&self, case_id: &str, until: &str, detail: &str) -> Result<u64, EvidenceError> {
+        Ok(self
+            .log
+            .append(Entry {
+                kind: "retention".into(),
+                case_id: Some(case_id.to_string()),
+                retain_until: Some(until.to_string()),
                 detail: Some(detail.to_string()),
                 ..Entry::default()
             })?
@@ -271,33 +295,77 @@ impl Vault {
     }
 }
 
-/// Creates `path` with `bytes`, durably, failing if it exists.
-fn write_new(path: &Path, bytes: &[u8]) -> Result<(), EvidenceError> {
-    let io = |what: &str, p: &Path, e: std::io::Error| {
-        EvidenceError::Io(format!("{what} {}: {e}", p.display()))
-    };
-    let dir = path.parent().expect("files live in a folder");
-    std::fs::create_dir_all(dir).map_err(|e| io("cannot create", dir, e))?;
-    let tmp = path.with_extension("tmp");
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&tmp)
-        .map_err(|e| io("cannot create", &tmp, e))?;
-    let written = f.write_all(bytes).and_then(|_| f.sync_all());
-    drop(f);
-    if let Err(e) = written {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(io("cannot write", &tmp, e));
+/// The day folders WARC files go to: which exist already, and the shared folder syncs.
+#[derive(Default)]
+struct Folders {
+    known: Mutex<HashMap<PathBuf, Arc<FolderSync>>>,
+}
+
+/// Group sync of one folder: `created` counts files created in it, `synced` how many of those
+/// a finished folder `fsync` is known to cover.
+#[derive(Default)]
+struct FolderSync {
+    created: AtomicU64,
+    synced: AtomicU64,
+    lock: Mutex<()>,
+}
+
+impl Folders {
+    /// Creates `path` with `bytes`, durably (file and folder entry synced), failing if it
+    /// exists.
+    fn write_new(&self, path: &Path, bytes: &[u8]) -> Result<(), EvidenceError> {
+        let io = |what: &str, p: &Path, e: std::io::Error| {
+            EvidenceError::Io(format!("{what} {}: {e}", p.display()))
+        };
+        let dir = path.parent().expect("files live in a folder");
+        let folder = self.folder(dir).map_err(|e| io("cannot create", dir, e))?;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(path)
+            .map_err(|e| io("cannot create", path, e))?;
+        let written = f.write_all(bytes).and_then(|_| f.sync_all());
+        drop(f);
+        if let Err(e) = written {
+            // Nothing names the file yet; a partial one must not stay behind.
+            let _ = std::fs::remove_file(path);
+            return Err(io("cannot write", path, e));
+        }
+        let ticket = folder.created.fetch_add(1, Ordering::SeqCst) + 1;
+        folder.sync(dir, ticket);
+        Ok(())
     }
-    // A hard link fails if the name exists: nothing is ever overwritten.
-    let linked = std::fs::hard_link(&tmp, path);
-    let _ = std::fs::remove_file(&tmp);
-    linked.map_err(|e| io("cannot create", path, e))?;
-    if let Ok(d) = std::fs::File::open(dir) {
-        let _ = d.sync_all();
+
+    /// The folder's sync state, creating the folder the first time this process sees it.
+    fn folder(&self, dir: &Path) -> std::io::Result<Arc<FolderSync>> {
+        let mut known = self.known.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(f) = known.get(dir) {
+            return Ok(f.clone());
+        }
+        std::fs::create_dir_all(dir)?;
+        // Yesterday's folders are done with once no write holds them.
+        known.retain(|_, f| Arc::strong_count(f) > 1);
+        let f = Arc::new(FolderSync::default());
+        known.insert(dir.to_path_buf(), f.clone());
+        Ok(f)
     }
-    Ok(())
+}
+
+impl FolderSync {
+    /// Returns once a folder sync that began after file number `ticket` was created has
+    /// finished; one sync serves every file created before it began.
+    fn sync(&self, dir: &Path, ticket: u64) {
+        let _one = self.lock.lock().unwrap_or_else(|p| p.into_inner());
+        if self.synced.load(Ordering::SeqCst) >= ticket {
+            return;
+        }
+        let upto = self.created.load(Ordering::SeqCst);
+        // Some file systems cannot sync a folder; the file itself is synced either way.
+        if let Ok(d) = std::fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+        self.synced.fetch_max(upto, Ordering::SeqCst);
+    }
 }
 
 fn warc_date(t: &chrono::DateTime<chrono::Utc>) -> String {
