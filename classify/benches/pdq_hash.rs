@@ -1,8 +1,12 @@
 //! Time to PDQ-hash a 1-megapixel image: decoding JPEG / PNG bytes and hashing, hashing an
-//! already decoded image, and all eight dihedral variants.
+//! already decoded image, and all eight dihedral variants; and what matching costs per image
+//! at several sizes (pixel-exact variants vs derived ones).
 //! `cargo bench -p classify --bench pdq_hash`.
 
-use classify::pdq::{hash_image, hash_image_bytes, hash_image_bytes_dihedral, DecodeLimits};
+use classify::pdq::{
+    hash_image, hash_image_bytes, hash_image_bytes_dihedral, hash_image_bytes_for_matching,
+    DecodeLimits,
+};
 use criterion::{criterion_group, criterion_main, Criterion};
 use image::{DynamicImage, ImageFormat, RgbImage};
 use std::hint::black_box;
@@ -49,6 +53,21 @@ fn bench(c: &mut Criterion) {
     group.bench_function("decode_jpeg_and_hash_8_dihedral", |b| {
         b.iter(|| black_box(hash_image_bytes_dihedral(&jpeg, &limits).unwrap()))
     });
+    group.finish();
+
+    // What the pipeline pays per fetched image (`hash_image_bytes_for_matching`): eight hashes
+    // of the transformed pixels up to 512 Ki pixels, the derived variants above.
+    let mut group = c.benchmark_group("pdq_matching_jpeg");
+    for (w, h) in [(256, 256), (640, 480), (724, 724), (1000, 1000)] {
+        let small = img.resize_exact(w, h, image::imageops::FilterType::Triangle);
+        let jpeg = encoded(&small, ImageFormat::Jpeg);
+        group.bench_function(format!("{w}x{h}_exact_or_derived"), |b| {
+            b.iter(|| black_box(hash_image_bytes_for_matching(&jpeg, &limits).unwrap()))
+        });
+        group.bench_function(format!("{w}x{h}_derived_only"), |b| {
+            b.iter(|| black_box(hash_image_bytes_dihedral(&jpeg, &limits).unwrap()))
+        });
+    }
     group.finish();
 }
 

@@ -246,6 +246,18 @@ impl Fetcher {
         &self.policy
     }
 
+    /// The same fetcher, sharing its concurrency limit, with the body cap lowered to
+    /// `max_body_bytes` (never raised): a page's images are fetched with
+    /// [`FetchPolicy::max_image_bytes`].
+    pub fn with_body_cap(&self, max_body_bytes: u64) -> Fetcher {
+        let mut policy = (*self.policy).clone();
+        policy.max_body_bytes = policy.max_body_bytes.min(max_body_bytes).max(1);
+        Fetcher {
+            policy: Arc::new(policy),
+            ..self.clone()
+        }
+    }
+
     /// Fetches `url`, following redirects under the policy, within `total_timeout_ms`.
     pub async fn fetch(&self, url: &Url) -> Result<Capture, FetchError> {
         self.fetch_keeping(url).await.map_err(|f| f.error)

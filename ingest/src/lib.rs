@@ -17,6 +17,10 @@
 //!   SHA-256/MD5 of the content; a 4xx/5xx is still a capture.
 //! - [`extract`] (sync, CPU-bound: use `spawn_blocking`) picks the charset the WHATWG way,
 //!   parses HTML with a depth bound and returns visible text and metadata, all capped.
+//! - [`select_images`] / [`fetch_images`]: a page's `<img>` sources (deduplicated, at most
+//!   `max_images_per_page`) fetched by the same [`Fetcher`] under the same policy, each body
+//!   capped at `max_image_bytes`; a refused or failed image is an outcome, not a page error.
+//!   The caller decodes and hashes them (`classify::pdq`).
 //! - [`FetchError::kind`] gives the CONTRACTS.md `error.kind`; [`FetchError::is_policy_refusal`]
 //!   separates refusals (exit 3) from external failures (exit 4); [`FetchError::class`] names
 //!   the address class of a `blocked_address` refusal for metrics.
@@ -33,6 +37,7 @@ mod decode;
 mod error;
 mod extract;
 mod fetch;
+mod images;
 mod parse;
 mod policy;
 
@@ -42,4 +47,7 @@ pub use addr::{blocked_class, blocked_reason, check_url, is_blocked_ip, parse_ta
 pub use error::{FetchError, Target, POLICY_REFUSAL_KINDS};
 pub use extract::{extract, extract_with, ContentKind, ExtractLimits, Extracted};
 pub use fetch::{Capture, Failed, Fetcher, Hop, HopRaw, NameResolver, Truncation};
+pub use images::{
+    fetch_images, is_image_type, select_images, ImageFetch, ImageSelection, IMAGE_FETCH_CONCURRENCY,
+};
 pub use policy::{FetchPolicy, DEFAULT_MAX_BODY_BYTES};

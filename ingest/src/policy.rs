@@ -43,6 +43,11 @@ pub struct FetchPolicy {
     pub user_agent: String,
     /// Fetches in flight at once across the process (default 64); more wait their turn.
     pub max_concurrent_fetches: usize,
+    /// `<img>` sources of a page fetched and hashed (default 16; 0: none). Each one is a
+    /// fetch under this same policy; sources past the cap are reported as skipped.
+    pub max_images_per_page: usize,
+    /// Cap on one image's body (default 10 MiB; never above `max_body_bytes`).
+    pub max_image_bytes: u64,
 }
 
 impl Default for FetchPolicy {
@@ -59,12 +64,16 @@ impl Default for FetchPolicy {
             max_decompression_ratio: 100,
             user_agent: concat!("triage/", env!("CARGO_PKG_VERSION"), " (referral triage)").into(),
             max_concurrent_fetches: 64,
+            max_images_per_page: 16,
+            max_image_bytes: DEFAULT_MAX_BODY_BYTES,
         }
     }
 }
 
 /// More redirects than this is a configuration mistake, not a policy.
 const MAX_REDIRECTS_CEILING: usize = 20;
+/// Images fetched for one page beyond this is a configuration mistake.
+const MAX_IMAGES_CEILING: usize = 256;
 
 impl FetchPolicy {
     /// Checks the policy without touching the network (`triage check-config` runs this).
@@ -82,6 +91,12 @@ impl FetchPolicy {
                 self.max_concurrent_fetches
             ));
         }
+        if self.max_images_per_page > MAX_IMAGES_CEILING {
+            return bad(format!(
+                "fetch policy: max_images_per_page is {}; at most {MAX_IMAGES_CEILING} is allowed",
+                self.max_images_per_page
+            ));
+        }
         if self.max_redirects > MAX_REDIRECTS_CEILING {
             return bad(format!(
                 "fetch policy: max_redirects is {}; at most {MAX_REDIRECTS_CEILING} is allowed",
@@ -95,6 +110,7 @@ impl FetchPolicy {
             ("max_body_bytes", self.max_body_bytes),
             ("max_decompression_ratio", self.max_decompression_ratio),
             ("max_concurrent_fetches", self.max_concurrent_fetches as u64),
+            ("max_image_bytes", self.max_image_bytes),
         ] {
             if ms == 0 {
                 return bad(format!("fetch policy: {name} must be greater than 0"));
