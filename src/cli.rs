@@ -119,7 +119,7 @@ pub struct ServeArgs {
     pub listen: Option<SocketAddr>,
     #[arg(long = "data-dir")]
     pub data_dir: Option<PathBuf>,
-    /// Kafka brokers: Kafka mode is not built yet; the flag is refused with a clear error.
+    /// Kafka mode: bootstrap brokers `host:port[,host:port…]` (overrides `[kafka] brokers`).
     #[arg(long)]
     pub kafka: Option<String>,
     /// Let exactly this socket address through the address policy (repeatable).
@@ -318,6 +318,12 @@ fn looks_like_html(s: &str) -> bool {
         || head.contains("<head")
 }
 
+/// Whether standard output is a regular file (not a pipe, socket or terminal). Unknown
+/// (no `/dev/stdout`) counts as not a file, so answers are flushed line by line.
+fn stdout_is_file() -> bool {
+    std::fs::metadata("/dev/stdout").is_ok_and(|m| m.file_type().is_file())
+}
+
 fn classify_cmd(lists: Option<PathBuf>, jsonl: bool, file: Option<PathBuf>) -> CliResult {
     let dir = lists.unwrap_or_else(|| fixtures_path("lists"));
     let (classifier, _) = load_classifier(&dir)?;
@@ -340,6 +346,7 @@ fn classify_cmd(lists: Option<PathBuf>, jsonl: bool, file: Option<PathBuf>) -> C
             sha256: None,
             md5: None,
             url: None,
+            images: &[],
         });
         writeln!(
             out,
@@ -360,6 +367,9 @@ fn classify_cmd(lists: Option<PathBuf>, jsonl: bool, file: Option<PathBuf>) -> C
         #[serde(default)]
         html: Option<String>,
     }
+    // Into a file, lines are written in 8 KB blocks; to a pipe or terminal each answer is
+    // flushed as soon as it is made, so an interactive client gets it before sending more.
+    let flush_each = !stdout_is_file();
     let mut bad = 0usize;
     let mut line = String::new();
     let mut n = 0usize;
@@ -388,6 +398,7 @@ fn classify_cmd(lists: Option<PathBuf>, jsonl: bool, file: Option<PathBuf>) -> C
                     sha256: None,
                     md5: None,
                     url: None,
+                    images: &[],
                 });
                 c.id = doc.id;
                 serde_json::to_value(&c).expect("serialisable")
@@ -398,6 +409,9 @@ fn classify_cmd(lists: Option<PathBuf>, jsonl: bool, file: Option<PathBuf>) -> C
             }
         };
         writeln!(out, "{out_line}").map_err(io_err)?;
+        if flush_each {
+            out.flush().map_err(io_err)?;
+        }
     }
     out.flush().map_err(io_err)?;
     if bad > 0 {

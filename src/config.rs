@@ -41,6 +41,12 @@ pub struct Config {
     pub evidence: crate::evidence::EvidenceConfig,
     pub retention: crate::evidence::RetentionConfig,
     pub liveness: crate::evidence::LivenessConfig,
+    /// Automatic retries of fetches that failed for a reason that may pass (`[retry]`: see
+    /// `src/retry.rs`).
+    pub retry: crate::retry::RetryConfig,
+    /// Kafka mode (`[kafka]`, see `src/kafka/config.rs`); on when `brokers` is set here or by
+    /// `triage serve --kafka BROKERS`.
+    pub kafka: crate::kafka::KafkaConfig,
 }
 
 /// `[lists]`: governance of the shared lists while they serve.
@@ -109,6 +115,8 @@ impl Default for Config {
             evidence: Default::default(),
             retention: Default::default(),
             liveness: Default::default(),
+            retry: Default::default(),
+            kafka: Default::default(),
         }
     }
 }
@@ -235,6 +243,8 @@ impl Config {
             .map_err(|e| ConfigError::Invalid(format!("fetch: {e}")))?;
         crate::evidence::validate(&self.evidence, &self.retention, &self.liveness)
             .map_err(ConfigError::Invalid)?;
+        self.retry.validate().map_err(ConfigError::Invalid)?;
+        self.kafka.validate().map_err(ConfigError::Invalid)?;
         Ok(())
     }
 

@@ -122,12 +122,14 @@ pub fn load(dir: &Path) -> Result<Loaded, Refused> {
         problems,
     };
     let (set, set_version) = ListSet::load_versioned(dir).map_err(|p| refused(p.0))?;
-    let classifier = classify::Classifier::new(&set).map_err(|e| refused(e.problems))?;
+    let lists = set.lists.iter().map(ListSummary::of).collect();
+    // Handed over: each list is dropped once compiled, before the automaton is built.
+    let classifier = classify::Classifier::from_lists(set).map_err(|e| refused(e.problems))?;
     Ok(Loaded {
         classifier,
         set_version,
         loaded_at: Utc::now(),
-        lists: set.lists.iter().map(ListSummary::of).collect(),
+        lists,
     })
 }
 

@@ -6,6 +6,7 @@
 //! the [`pipeline::Pipeline`] beside the [`server`] until a signal stops both.
 
 mod api_lists;
+mod api_retention;
 mod cli;
 mod cmd_eval;
 mod cmd_evidence;
@@ -14,10 +15,13 @@ mod cmd_route;
 mod config;
 mod evidence;
 mod fixtures_server;
+mod images;
+mod kafka;
 mod lists_live;
 mod metrics;
 mod pipeline;
 mod quarantine;
+mod retry;
 mod serve;
 mod server;
 mod store;

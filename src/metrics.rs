@@ -29,12 +29,16 @@ pub struct Metrics {
     pub legal_clocks: IntGaugeVec,
     // Fetch refusals and preservation (evidence, retention, liveness).
     pub fetch_refusals: IntCounterVec,
+    pub fetch_retries: IntCounterVec,
     pub evidence_records: IntCounterVec,
     pub evidence_bytes: prometheus::IntCounter,
     pub evidence_errors: IntCounterVec,
     pub custody_entries: IntGauge,
     pub liveness_checks: IntCounterVec,
     pub takedown_latency: HistogramVec,
+    // Images of pages (PDQ and digests).
+    pub images: IntCounterVec,
+    pub pdq_hashes: IntCounterVec,
 }
 
 fn counter(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
@@ -104,13 +108,14 @@ impl Metrics {
             rules_info: gauge_vec(&r, "triage_rules_info", "The legal data pack in use (value 1).", &["rules_version"]),
             legal_clocks: gauge_vec(&r, "triage_legal_clocks", "Legal clocks of routed decisions by clock (removal_deadline = removal orders, copy_scrutiny, retention) and state (due = still running, overdue = expired), read at scrape time.", &["clock", "state"]),
             fetch_refusals: counter(&r, "triage_fetch_refusals_total", "Fetches refused by the fetch policy, by error kind and address class (loopback, private, metadata, …; the kind itself when not an address).", &["kind", "class"]),
-            evidence_records: counter(&r, "triage_evidence_records_total", "Custody log entries written, by kind: capture, partial (cut short), recheck (liveness re-fetch), observation (re-check without a response), purge.", &["kind"]),
+            fetch_retries: counter(&r, "triage_fetch_retries_total", "Referrals put back in the queue after a fetch failure that may pass, by kind: timeout, connect, http (reset or broken response), http_408, http_429, http_5xx.", &["kind"]),
+            evidence_records: counter(&r, "triage_evidence_records_total", "Custody log entries written, by kind: capture, partial (cut short), recheck (liveness re-fetch), observation (re-check without a response), retention (kept longer), purge.", &["kind"]),
             evidence_bytes: {
                 let c = IntCounter::new("triage_evidence_bytes_total", "Bytes of WARC files written to the evidence folder.").expect("valid metric");
                 r.register(Box::new(c.clone())).expect("metric registered once");
                 c
             },
-            evidence_errors: counter(&r, "triage_evidence_errors_total", "Evidence operations that failed, by stage (write, checkpoint, purge).", &["stage"]),
+            evidence_errors: counter(&r, "triage_evidence_errors_total", "Evidence operations that failed, by stage (write, checkpoint, purge, retention).", &["stage"]),
             custody_entries: gauge(&r, "triage_custody_log_entries", "Entries in the custody log."),
             liveness_checks: counter(&r, "triage_liveness_checks_total", "Liveness re-checks of routed cases, by outcome (live, gone, unknown).", &["outcome"]),
             takedown_latency: {
@@ -122,6 +127,8 @@ impl Metrics {
                 r.register(Box::new(h.clone())).expect("metric registered once");
                 h
             },
+            images: counter(&r, "triage_images_total", "Images of pages (and contents that are images), by outcome: hashed, undecodable (fetched, but no PDQ hash within the decode limits), http_error, refused (by the fetch policy), failed, skipped (over max_images_per_page), invalid (not a URL).", &["outcome"]),
+            pdq_hashes: counter(&r, "triage_pdq_hashes_total", "PDQ hashes computed, by quality: below_50 (never matched), 50_to_79, 80_to_100.", &["quality"]),
             registry: r,
         }
     }

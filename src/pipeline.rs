@@ -4,6 +4,11 @@
 //! a time, and a case already fetched is not fetched again: a later referral of the same content
 //! reuses its capture and classification and only gets its own routing decision (the referring
 //! state differs from one agency to the next).
+//!
+//! A fetch that failed for a reason that may pass (timeout, refused or reset connection, HTTP
+//! 408/429/5xx) puts its referral back in the queue with a due time (`src/retry.rs`); the
+//! worker slot is freed at once, and the dispatcher sleeps until the earliest due retry or new
+//! work, whichever comes first.
 
 use crate::metrics::Metrics;
 use crate::store::{self, Claimed, Store};
@@ -26,6 +31,9 @@ pub struct Engine {
     pub quarantine: Arc<crate::quarantine::Quarantine>,
     pub rules: route::RulePack,
     pub want_evidence: bool,
+    /// The evidence vault, for the API's retention changes (`None`: evidence off). The
+    /// pipeline's own handle is [`Pipeline::with_preservation`].
+    pub preservation: Option<Arc<crate::evidence::Preservation>>,
 }
 
 pub struct Pipeline {
@@ -38,10 +46,15 @@ pub struct Pipeline {
     case_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     /// Evidence, retention and liveness; `None` when evidence is turned off.
     preservation: Option<Arc<crate::evidence::Preservation>>,
+    /// When and how often failed fetches are tried again.
+    retry: crate::retry::RetryConfig,
 }
 
 /// How long shutdown waits for referrals in flight; unfinished ones are requeued at restart.
 const DRAIN: Duration = Duration::from_secs(10);
+
+/// Longest idle sleep of the dispatcher between looks at the queue.
+const IDLE: Duration = Duration::from_secs(1);
 
 impl Pipeline {
     pub fn new(
@@ -59,7 +72,14 @@ impl Pipeline {
             workers,
             case_locks: Mutex::new(HashMap::new()),
             preservation: None,
+            retry: crate::retry::RetryConfig::default(),
         }
+    }
+
+    /// Fetch retries as configured (`[retry]`).
+    pub fn with_retry(mut self, retry: crate::retry::RetryConfig) -> Pipeline {
+        self.retry = retry;
+        self
     }
 
     /// Every capture is preserved as evidence, and routed cases are re-checked for liveness.
@@ -95,9 +115,11 @@ impl Pipeline {
                 }
                 Ok(None) => {
                     drop(permit);
+                    // Nothing ready: sleep until new work, the earliest waiting retry, or IDLE.
+                    let wait = self.until_next_retry().await;
                     tokio::select! {
                         _ = self.notify.notified() => {}
-                        _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                        _ = tokio::time::sleep(wait) => {}
                         _ = shutdown.changed() => break,
                     }
                 }
@@ -154,18 +176,22 @@ impl Pipeline {
                 "failed"
             }
         };
+        self.metrics.referrals_in_flight.dec();
+        if status == "retrying" {
+            tracing::info!("referral back in the queue for another fetch");
+            return;
+        }
         self.metrics
             .referrals_final
             .with_label_values(&[status])
             .inc();
-        self.metrics.referrals_in_flight.dec();
         tracing::info!(status, "referral finished");
     }
 
-    /// Returns the referral's final status.
+    /// Returns the referral's final status, or `retrying` when it went back in the queue.
     async fn process_inner(&self, r: &Claimed) -> Result<&'static str> {
-        if r.attempts > store::MAX_ATTEMPTS {
-            let msg = format!("gave up after {} attempts; the process stopped while handling this referral each time", r.attempts - 1);
+        if r.crashes() >= store::MAX_ATTEMPTS {
+            let msg = format!("gave up after {} attempts; the process stopped while handling this referral each time", r.crashes());
             self.fail(r, "gave_up", &msg, None, false).await?;
             return Ok("failed");
         }
@@ -206,10 +232,18 @@ impl Pipeline {
                 .await?;
                 return Ok("failed");
             }
-            _ => match self.fetch_and_classify(r).await? {
-                Some(done) => done,
-                None => return Ok("failed"),
-            },
+            _ => {
+                let fetched = self.fetch(r).await?;
+                let fetched = match self.retry_if_transient(r, fetched).await? {
+                    Transient::Final(fetched) => *fetched,
+                    Transient::Retrying => return Ok("retrying"),
+                    Transient::Failed => return Ok("failed"),
+                };
+                match self.fetch_and_classify(r, fetched).await? {
+                    Some(done) => done,
+                    None => return Ok("failed"),
+                }
+            }
         };
         let decision = self.route(r, &capture, &classification).await?;
         let jurisdictions = decision_jurisdictions(&decision);
@@ -279,9 +313,8 @@ impl Pipeline {
             .await
     }
 
-    /// Fetches, extracts and classifies the case's content; `None` when the referral failed
-    /// (refused, unreachable, or not a page), with the reason stored.
-    async fn fetch_and_classify(&self, r: &Claimed) -> Result<Option<(Value, Classification)>> {
+    /// Fetches the referred URL once.
+    async fn fetch(&self, r: &Claimed) -> Result<Fetched> {
         let url = ingest::parse_target(&r.url).context("stored referral URL")?;
         let t = Instant::now();
         let fetched = self.engine.fetcher.fetch_keeping(&url).await;
@@ -289,6 +322,16 @@ impl Pipeline {
             .stage_seconds
             .with_label_values(&["fetch"])
             .observe(t.elapsed().as_secs_f64());
+        Ok(fetched)
+    }
+
+    /// Extracts and classifies what the fetch brought; `None` when the referral failed
+    /// (refused, unreachable, or not a page), with the reason stored.
+    async fn fetch_and_classify(
+        &self,
+        r: &Claimed,
+        fetched: Fetched,
+    ) -> Result<Option<(Value, Classification)>> {
         let cap = match fetched {
             Err(ingest::Failed { error: e, partial }) => {
                 let outcome = if e.is_policy_refusal() {
@@ -319,7 +362,8 @@ impl Pipeline {
                     }
                     kept = Some(v);
                 }
-                self.fail(r, e.kind(), &e.to_string(), kept, true).await?;
+                let msg = format!("{e}{}", after_attempts(r));
+                self.fail(r, e.kind(), &msg, kept, true).await?;
                 return Ok(None);
             }
             Ok(cap) => cap,
@@ -332,8 +376,10 @@ impl Pipeline {
                 .with_label_values(&["failed", &class])
                 .inc();
             let msg = format!(
-                "the origin answered HTTP {} for {}",
-                cap.status, cap.final_url
+                "the origin answered HTTP {} for {}{}",
+                cap.status,
+                cap.final_url,
+                after_attempts(r)
             );
             match self.preserve(r, &cap, None, Value::Null).await {
                 Ok(Some(ev)) => capture["evidence"] = ev,
@@ -350,13 +396,12 @@ impl Pipeline {
             .call(move |c| store::set_status(c, &id, &case_id, "classified"))
             .await?;
 
-        let engine = self.engine.clone();
         let metrics = self.metrics.clone();
         let final_url = Url::parse(&cap.final_url).ok();
         let url_fingerprint = crate::quarantine::url_fingerprint(&r.case_id);
         // Bodies are reference-counted: the copy kept for the evidence record is cheap.
         let kept = cap.clone();
-        let (extracted, mut classification, quarantined) = tokio::task::spawn_blocking(move || {
+        let extracted = tokio::task::spawn_blocking(move || {
             let t = Instant::now();
             let extracted =
                 ingest::extract(&cap.body, cap.content_type.as_deref(), final_url.as_ref());
@@ -364,12 +409,40 @@ impl Pipeline {
                 .stage_seconds
                 .with_label_values(&["extract"])
                 .observe(t.elapsed().as_secs_f64());
+            extracted
+        })
+        .await
+        .context("extraction panicked")?;
+        // The content itself when it is an image, and the page's <img> sources: fetched under
+        // the same policy, hashed (digests, PDQ) and preserved; a refused image is reported.
+        let images = crate::images::Stage {
+            store: &self.store,
+            preservation: self.preservation.as_deref(),
+            metrics: &self.metrics,
+            case_id: &r.case_id,
+            referral_id: &r.id,
+        };
+        let images =
+            match crate::images::run(&self.engine.fetcher, &images, &kept, &extracted).await {
+                Ok(images) => images,
+                Err(err) => return self.fail_evidence(r, err).await,
+            };
+        let (hashed, image_report, images_skipped) = (images.hashed, images.report, images.skipped);
+        let engine = self.engine.clone();
+        let metrics = self.metrics.clone();
+        let cap = kept.clone();
+        let (extracted, mut classification, quarantined) = tokio::task::spawn_blocking(move || {
             let t = Instant::now();
+            let image_evidence: Vec<classify::ImageEvidence> = hashed
+                .iter()
+                .map(crate::images::HashedImage::evidence)
+                .collect();
             let doc = classify::Document {
                 text: &extracted.text,
                 sha256: Some(&cap.sha256),
                 md5: Some(&cap.md5),
                 url: Some(&cap.final_url),
+                images: &image_evidence,
             };
             // The set in force now stays this referral's, whatever a reload does meanwhile.
             let lists = engine.lists.current();
@@ -400,6 +473,10 @@ impl Pipeline {
             "links": extracted.links.len(),
             "images": extracted.images,
         });
+        capture["images"] = json!(image_report);
+        if images_skipped > 0 {
+            capture["images_skipped"] = json!(images_skipped);
+        }
         // Written before anything is stored as classified, and indexed in the same transaction
         // as the content: no case without its evidence.
         let mut evidence_row = None;
@@ -556,6 +633,115 @@ impl Pipeline {
             .with_label_values(&["route"])
             .observe(t.elapsed().as_secs_f64());
         Ok(decision)
+    }
+}
+
+/// One fetch's result, as the fetcher gives it.
+type Fetched = std::result::Result<ingest::Capture, ingest::Failed>;
+
+/// What became of a fetch once the retry policy has looked at it.
+enum Transient {
+    /// Not retried (a success, a final failure, or no attempts left): handle as it is.
+    Final(Box<Fetched>),
+    /// Back in the queue with a due time.
+    Retrying,
+    /// The referral failed while being put back (its capture could not be preserved).
+    Failed,
+}
+
+/// How many fetches a failure message stands for, when there was more than one.
+fn after_attempts(r: &Claimed) -> String {
+    if r.retries > 0 {
+        format!(" (gave up after {} attempts)", r.retries + 1)
+    } else {
+        String::new()
+    }
+}
+
+impl Pipeline {
+    /// How long the dispatcher may sleep: until the earliest waiting retry is due, at most
+    /// [`IDLE`], at least a few milliseconds (never a busy loop).
+    async fn until_next_retry(&self) -> Duration {
+        let due = match self.store.call(store::next_retry_due).await {
+            Ok(due) => due,
+            Err(e) => {
+                tracing::warn!(error = %format!("{e:#}"), "cannot read the retry schedule");
+                None
+            }
+        };
+        due.and_then(|t| chrono::DateTime::parse_from_rfc3339(&t).ok())
+            .map(|t| {
+                (t.with_timezone(&chrono::Utc) - chrono::Utc::now())
+                    .to_std()
+                    .unwrap_or(Duration::ZERO)
+                    .clamp(Duration::from_millis(5), IDLE)
+            })
+            .unwrap_or(IDLE)
+    }
+
+    /// Puts the referral back in the queue when its fetch failed for a reason that may pass
+    /// and attempts are left (`[retry] max_attempts`); what arrived is preserved as evidence
+    /// of that attempt. Policy refusals and other final failures pass through untouched.
+    async fn retry_if_transient(&self, r: &Claimed, fetched: Fetched) -> Result<Transient> {
+        let (label, kind, message, reason, capture, retry_after) = match &fetched {
+            Err(f) => match crate::retry::transient_error(&f.error) {
+                Some(label) => (
+                    label,
+                    f.error.kind(),
+                    f.error.to_string(),
+                    f.error.kind().to_string(),
+                    f.partial.as_deref(),
+                    None,
+                ),
+                None => return Ok(Transient::Final(Box::new(fetched))),
+            },
+            Ok(cap) => match crate::retry::transient_status(cap.status) {
+                Some(label) => (
+                    label,
+                    "http_status",
+                    format!(
+                        "the origin answered HTTP {} for {}",
+                        cap.status, cap.final_url
+                    ),
+                    format!("http_{}xx", cap.status / 100),
+                    Some(cap),
+                    cap.header("retry-after")
+                        .and_then(|v| crate::retry::parse_retry_after(&v, chrono::Utc::now())),
+                ),
+                None => return Ok(Transient::Final(Box::new(fetched))),
+            },
+        };
+        let attempt = r.retries + 1;
+        if attempt >= i64::from(self.retry.max_attempts) {
+            return Ok(Transient::Final(Box::new(fetched)));
+        }
+        self.metrics
+            .fetches
+            .with_label_values(&["failed", &reason])
+            .inc();
+        if let Some(cap) = capture {
+            let notes = json!({"retry": {"attempt": attempt, "kind": label, "error": {"kind": kind, "message": message}}});
+            if let Err(err) = self.preserve(r, cap, None, notes).await {
+                self.fail_evidence(r, err).await?;
+                return Ok(Transient::Failed);
+            }
+        }
+        let retries = u32::try_from(r.retries).unwrap_or(u32::MAX);
+        let delay = self
+            .retry
+            .delay(retries, retry_after, crate::retry::jitter());
+        let next =
+            chrono::Utc::now() + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::MAX);
+        let next = crate::evidence::ts(next);
+        self.metrics.fetch_retries.with_label_values(&[label]).inc();
+        tracing::info!(kind, retry = label, attempt, next_attempt_at = %next, delay_ms = delay.as_millis() as u64, error = %message, "fetch failed; trying again later");
+        let (id, msg, k, at) = (r.id.clone(), message, kind.to_string(), next);
+        self.store
+            .call(move |c| store::requeue_for_retry(c, &id, &k, &msg, &at))
+            .await?;
+        // The dispatcher may be sleeping towards a later due time.
+        self.notify.notify_one();
+        Ok(Transient::Retrying)
     }
 }
 

@@ -306,6 +306,7 @@ mod tests {
             trust: "high".into(),
             suppressed_by: None,
             suppressed_reason: None,
+            image: None,
         }
     }
 

@@ -35,10 +35,10 @@ pub fn serve(args: ServeArgs) -> CliResult {
         .fetch
         .allow_private
         .extend(parse_allow_private(&args.allow_private)?);
-    config.validate()?;
-    if args.kafka.is_some() {
-        return Err(CliError::usage("Kafka mode (--kafka) is not available in this build yet; run without it for the embedded mode"));
+    if let Some(b) = args.kafka {
+        config.kafka.brokers = Some(b);
     }
+    config.validate()?;
     init_logging(config.log_format);
 
     let metrics = Arc::new(Metrics::new());
@@ -69,13 +69,6 @@ pub fn serve(args: ServeArgs) -> CliResult {
         .rules_info
         .with_label_values(&[rules.rules_version()])
         .set(1);
-    let engine = Arc::new(Engine {
-        fetcher,
-        lists,
-        quarantine,
-        rules,
-        want_evidence: config.want_evidence,
-    });
     // Evidence vault (and its signing key, on first start); a damaged custody log stops here.
     let preservation = crate::evidence::Preservation::open(
         &config.data_dir,
@@ -91,6 +84,14 @@ pub fn serve(args: ServeArgs) -> CliResult {
             e.to_string(),
         )
     })?;
+    let engine = Arc::new(Engine {
+        fetcher,
+        lists,
+        quarantine,
+        rules,
+        want_evidence: config.want_evidence,
+        preservation: preservation.clone(),
+    });
     let notify = Arc::new(Notify::new());
     let config = Arc::new(config);
 
@@ -103,15 +104,21 @@ pub fn serve(args: ServeArgs) -> CliResult {
             .await
             .map_err(|e| CliError::external("listen", format!("cannot listen on {}: {e}", config.listen)))?;
         let addr = listener.local_addr().map_err(|e| CliError::external("listen", e.to_string()))?;
-        tracing::info!(%addr, data_dir = %config.data_dir.display(), resumed, workers = config.workers, "triage serving (embedded mode)");
+        tracing::info!(%addr, data_dir = %config.data_dir.display(), resumed, workers = config.workers,
+            mode = if config.kafka.brokers.is_some() { "kafka" } else { "embedded" }, "triage serving");
         // Tests and scripts read the bound address from this line.
         println!("triage listening on http://{addr}");
 
-        let pipeline = Arc::new(Pipeline::new(store.clone(), engine.clone(), metrics.clone(), notify.clone(), config.workers).with_preservation(preservation));
+        let pipeline = Arc::new(Pipeline::new(store.clone(), engine.clone(), metrics.clone(), notify.clone(), config.workers).with_preservation(preservation).with_retry(config.retry.clone()));
+        if config.kafka.brokers.is_some() {
+            tokio::spawn(reload_on_sighup(engine.lists.clone()));
+            let parts = crate::kafka::Parts { listener, config, store, engine, metrics, notify, pipeline };
+            return crate::kafka::serve(parts, shutdown_signal()).await;
+        }
         let (stop_tx, stop_rx) = watch::channel(false);
         let worker = tokio::spawn(pipeline.run(stop_rx));
         tokio::spawn(reload_on_sighup(engine.lists.clone()));
-        let state = AppState { config: config.clone(), store, metrics, engine, notify };
+        let state = AppState { config: config.clone(), store, metrics, engine, notify, kafka: None };
         let server = axum::serve(listener, router(state)).with_graceful_shutdown(async {
             shutdown_signal().await;
             tracing::info!("shutdown requested");

@@ -25,6 +25,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     pub engine: Arc<Engine>,
     pub notify: Arc<Notify>,
+    /// Kafka mode: referrals go to the referrals topic instead of the local queue.
+    pub kafka: Option<Arc<crate::kafka::Ingress>>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -38,6 +40,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .merge(crate::api_lists::routes())
+        .merge(crate::api_retention::routes())
         .fallback(not_found)
         .with_state(state)
 }
@@ -89,7 +92,7 @@ async fn index() -> Json<Value> {
     Json(json!({
         "service": "triage",
         "version": env!("CARGO_PKG_VERSION"),
-        "endpoints": ["POST /v1/referrals", "GET /v1/referrals/{id}", "GET /v1/cases", "GET /v1/cases/{id}", "GET /v1/lists", "POST /v1/lists/reload", "GET /v1/lists/quarantine", "POST /v1/lists/quarantine/{list}/{entry}/release", "GET /metrics", "GET /healthz", "GET /readyz"],
+        "endpoints": ["POST /v1/referrals", "GET /v1/referrals/{id}", "GET /v1/cases", "GET /v1/cases/{id}", "POST /v1/cases/{id}/retention", "GET /v1/lists", "POST /v1/lists/reload", "GET /v1/lists/quarantine", "POST /v1/lists/quarantine/{list}/{entry}/release", "GET /metrics", "GET /healthz", "GET /readyz"],
     }))
 }
 
@@ -255,6 +258,9 @@ async fn submit_inner(st: &AppState, headers: &HeaderMap, body: Body) -> ApiResu
         });
     }
     let count = new.len() as u64;
+    if let Some(kafka) = &st.kafka {
+        return kafka_accept(st, kafka, new, batch, &agency.id).await;
+    }
     let accepted = st
         .store
         .call(move |c| store::insert_referrals(c, &new))
@@ -278,6 +284,38 @@ async fn submit_inner(st: &AppState, headers: &HeaderMap, body: Body) -> ApiResu
         json!({ "referrals": accepted })
     } else {
         serde_json::to_value(&accepted[0]).expect("serialisable")
+    };
+    Ok((StatusCode::ACCEPTED, Json(body)).into_response())
+}
+
+/// Kafka mode: 202 only once Kafka has acknowledged every referral of the request; else 503
+/// (retryable). Deconfliction is the worker's (the case may be on another worker's store).
+async fn kafka_accept(
+    st: &AppState,
+    kafka: &crate::kafka::Ingress,
+    new: Vec<NewReferral>,
+    batch: bool,
+    agency: &str,
+) -> ApiResult<Response> {
+    kafka
+        .submit(&new)
+        .await
+        .map_err(|m| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "broker_unavailable", m))?;
+    st.metrics
+        .referrals_received
+        .with_label_values(&["api"])
+        .inc_by(new.len() as u64);
+    let accepted: Vec<Value> = new
+        .iter()
+        .map(|r| {
+            tracing::info!(referral_id = %r.id, case_id = %r.case_id, agency, "referral accepted (kafka)");
+            json!({"referral_id": r.id, "case_id": r.case_id, "status": "queued"})
+        })
+        .collect();
+    let body = if batch {
+        json!({ "referrals": accepted })
+    } else {
+        accepted[0].clone()
     };
     Ok((StatusCode::ACCEPTED, Json(body)).into_response())
 }
@@ -455,7 +493,10 @@ async fn metrics(State(st): State<AppState>) -> Response {
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        st.metrics.render(),
+        match &st.kafka {
+            Some(k) => st.metrics.render() + &k.metrics.render(),
+            None => st.metrics.render(),
+        },
     )
         .into_response()
 }

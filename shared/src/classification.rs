@@ -92,6 +92,28 @@ pub struct Match {
     /// entry matched too many distinct URLs and is held until an operator releases it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub suppressed_reason: Option<String>,
+    /// Set when the entry matched one of the page's images (or the fetched content as an
+    /// image) rather than the page itself: which image, and for PDQ how close.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<ImageMatch>,
+}
+
+/// The image behind a hash match.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImageMatch {
+    /// The image's URL (an `<img>` source resolved against the page, or the fetched URL when
+    /// the content is itself an image).
+    pub url: String,
+    /// PDQ only: Hamming distance between the entry and the image's hash (of `variant`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub distance: Option<u32>,
+    /// PDQ only: the rotation or flip of the image that came closest (`original`, `rotate90`,
+    /// `rotate180`, `rotate270`, `flipx`, `flipy`, `flipplus1`, `flipminus1`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variant: Option<String>,
+    /// PDQ only: the image's PDQ quality (0–100; below 50 nothing is matched).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quality: Option<u8>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -24,7 +24,7 @@ pub mod url;
 
 pub use category::Category;
 pub use classification::{
-    CategoryScore, Classification, LanguageGuess, LanguageShare, Match, MatchKind,
+    CategoryScore, Classification, ImageMatch, LanguageGuess, LanguageShare, Match, MatchKind,
 };
 pub use jurisdiction::normalize_jurisdiction;
 pub use routing::{
