@@ -6,7 +6,7 @@
 //! 30 s mid-stream.
 //!
 //! The broker binary: `$TRIAGE_TANSU`, else `.ci/cache/tansu/bin/tansu`,
-//! `$HOME/.cache/triage/tansu/bin/tansu`, `/work/tools/tansu/bin/tansu`, or `tansu` on PATH
+//! `$HOME/.cache/triage/tansu/bin/tansu`, or `tansu` on PATH
 //! (`.ci/run` builds it from crates.io). Without one these tests fail; they never pass vacuously.
 
 mod common;
@@ -35,7 +35,6 @@ fn tansu_bin() -> PathBuf {
     if let Ok(h) = std::env::var("HOME") {
         candidates.push(Path::new(&h).join(".cache/triage/tansu/bin/tansu"));
     }
-    candidates.push(PathBuf::from("/work/tools/tansu/bin/tansu"));
     for c in &candidates {
         if c.is_file() {
             return c.clone();
