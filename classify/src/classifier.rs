@@ -1,7 +1,9 @@
 //! The compiled lists and the matching of one document against them.
 
+use crate::index::{parse_hex_digest, Md5Set, PdqIndex, Sha256Set};
 use crate::langid;
 use crate::normalize::{look_alike_variant, normalize};
+use crate::pdq::{bits_from_hex, Dihedral, DihedralHashes, PdqBits};
 use crate::score::{self, Counted};
 use aho_corasick::AhoCorasick;
 use regex::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
@@ -11,7 +13,7 @@ use shared::lists::{
     Trust, UrlEntry,
 };
 use shared::url::{canonical_url, match_key};
-use shared::{Category, Classification, Match, MatchKind};
+use shared::{Category, Classification, ImageMatch, Match, MatchKind};
 use std::collections::HashMap;
 use std::fmt;
 use std::ops::Range;
@@ -39,6 +41,28 @@ pub struct Document<'a> {
     pub md5: Option<&'a str>,
     /// The final URL (after redirects); canonicalised here before matching.
     pub url: Option<&'a str>,
+    /// The page's images that were fetched (and the content itself when it is an image):
+    /// their digests and PDQ hashes are matched against the hash lists.
+    pub images: &'a [ImageEvidence<'a>],
+}
+
+/// One fetched image of a document, as far as it could be hashed.
+///
+/// An image whose `sha256` is the document's own (a referral of an image URL) is the document
+/// itself: its matches are whole-document matches (a negative one suppresses every match of
+/// the document) and its digests are not looked up a second time. Any other image's negative
+/// match suppresses only the matches of that image.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ImageEvidence<'a> {
+    /// The image's URL, reported with every match on it.
+    pub url: &'a str,
+    /// Lower-case hex SHA-256 of the image's bytes.
+    pub sha256: Option<&'a str>,
+    /// Lower-case hex MD5 of the image's bytes.
+    pub md5: Option<&'a str>,
+    /// The PDQ hashes of the image and its seven rotations and flips; `None` when it could not
+    /// be decoded. Quality below [`crate::pdq::MIN_MATCH_QUALITY`] is never matched.
+    pub pdq: Option<&'a DihedralHashes>,
 }
 
 impl<'a> Document<'a> {
@@ -76,9 +100,10 @@ pub struct Stats {
     pub lists: usize,
     pub keywords: usize,
     pub regexes: usize,
+    /// SHA-256 and MD5 entries.
     pub hashes: usize,
-    /// PDQ entries are loaded but not matched yet (image hashing comes with a later issue).
-    pub pdq_unmatched: usize,
+    /// PDQ entries (in one index over every enabled list).
+    pub pdq: usize,
     pub urls: usize,
 }
 
@@ -91,10 +116,14 @@ pub struct Stats {
 ///   in the other script.
 /// - Regex patterns run over the same normalised text (lower case, folded, single spaces) and
 ///   are compiled case-insensitive, so an obfuscated spelling meets them too.
-/// - SHA-256/MD5 of the fetched bytes and the canonical final URL match exactly. PDQ entries
-///   are loaded but not matched yet.
+/// - SHA-256/MD5 of the fetched bytes, of each image, and the canonical final URL match
+///   exactly (sorted digest sets).
+/// - PDQ: one [`PdqIndex`] over the PDQ entries of every enabled list, searched with the eight
+///   dihedral hashes of each image at the largest list threshold; a hit counts only within its
+///   own list's `pdq_max_distance`. Images of quality below 50 match nothing.
 /// - A negative list's hit suppresses the positive hits it overlaps; a negative hash or URL
-///   suppresses every hit of the document. Negative hits are not reported on their own.
+///   of the document suppresses every hit of the document, a negative hash of one image the
+///   hits of that image. Negative hits are not reported on their own.
 #[derive(Clone)]
 pub struct Classifier {
     inner: Arc<Compiled>,
@@ -114,13 +143,18 @@ struct ListInfo {
     version: String,
     trust: Trust,
     negative: bool,
+    /// Hash lists: the largest PDQ distance that counts as a match.
+    pdq_max_distance: u32,
 }
 
+/// One entry, compact: a million keywords are a million of these. Its id and its term
+/// (pattern, hash or URL as the list has it) are not `String`s of their own but one run of
+/// [`Compiled::strings`] — id, then term — from `text_start`.
 struct EntryInfo {
-    list: usize,
-    id: String,
-    /// Term, pattern, hash or URL as the list has it.
-    term: String,
+    list: u32,
+    text_start: u32,
+    id_len: u32,
+    term_len: u32,
     kind: MatchKind,
     /// `None` only on negative lists, whose entries count toward nothing.
     category: Option<Category>,
@@ -133,8 +167,17 @@ struct EntryInfo {
 
 struct Keywords {
     automaton: AhoCorasick,
-    /// Entries behind each automaton pattern: one normalised term may be in several lists.
-    owners: Vec<Vec<usize>>,
+    /// Entries behind each automaton pattern (one normalised term may be in several lists):
+    /// pattern `p`'s are `owners[owner_starts[p]..owner_starts[p + 1]]`.
+    owner_starts: Vec<u32>,
+    owners: Vec<u32>,
+}
+
+impl Keywords {
+    fn owners_of(&self, pattern: usize) -> &[u32] {
+        let (a, b) = (self.owner_starts[pattern], self.owner_starts[pattern + 1]);
+        &self.owners[a as usize..b as usize]
+    }
 }
 
 struct RegexList {
@@ -147,10 +190,18 @@ struct RegexList {
 struct Compiled {
     lists: Vec<ListInfo>,
     entries: Vec<EntryInfo>,
+    /// Every entry's id and term, one after the other (see [`EntryInfo`]).
+    strings: String,
     keywords: Option<Keywords>,
     regexes: Vec<RegexList>,
-    sha256: HashMap<String, Vec<usize>>,
-    md5: HashMap<String, Vec<usize>>,
+    /// Exact digests; a digest's ids are entry indexes.
+    sha256: Sha256Set,
+    md5: Md5Set,
+    /// PDQ entries of every list; an id is an index into `pdq_entries`.
+    pdq: PdqIndex,
+    pdq_entries: Vec<u32>,
+    /// The largest `pdq_max_distance` of the lists with PDQ entries (the index's query radius).
+    pdq_search_distance: u32,
     urls: HashMap<String, Vec<usize>>,
     stats: Stats,
     /// Some entry has an `expires`: the clock is read per document only then.
@@ -162,6 +213,17 @@ struct Compiled {
 struct Hit {
     entry: usize,
     range: Option<Range<usize>>,
+    /// Set for a match on one of the document's images.
+    image: Option<ImageHit>,
+}
+
+/// Which image of [`Document::images`] a hash hit is on, and for PDQ how close it came.
+#[derive(Clone, Copy)]
+struct ImageHit {
+    index: usize,
+    /// The image is the document itself (same SHA-256): its hits are whole-document hits.
+    is_document: bool,
+    pdq: Option<(u32, Dihedral)>,
 }
 
 impl Classifier {
@@ -170,6 +232,19 @@ impl Classifier {
         let mut b = Builder::default();
         for list in lists.lists.iter().filter(|l| l.meta.enabled) {
             b.add_list(list);
+        }
+        b.finish().map(|c| Classifier { inner: Arc::new(c) })
+    }
+
+    /// [`new`](Self::new), taking the lists: each list is dropped as soon as it is compiled,
+    /// so the parsed entries are gone before the keyword automaton is built (the two together
+    /// were most of the peak memory of loading a million keywords). What the service uses.
+    pub fn from_lists(lists: ListSet) -> Result<Classifier, BuildError> {
+        let mut b = Builder::default();
+        for list in lists.lists {
+            if list.meta.enabled {
+                b.add_list(&list);
+            }
         }
         b.finish().map(|c| Classifier { inner: Arc::new(c) })
     }
@@ -198,7 +273,7 @@ impl Classifier {
         let mut seen: HashMap<usize, usize> = HashMap::new();
         // Entries past their `expires` load but never match.
         let now = c.any_expiry.then(unix_now);
-        let mut push = |entry: usize, range: Option<Range<usize>>| {
+        let mut record = |entry: usize, range: Option<Range<usize>>, image: Option<ImageHit>| {
             if let (Some(now), Some(t)) = (now, c.entries[entry].expires) {
                 if t <= now {
                     return;
@@ -207,14 +282,20 @@ impl Classifier {
             let n = seen.entry(entry).or_insert(0);
             if *n < MAX_OCCURRENCES_PER_ENTRY {
                 *n += 1;
-                hits.push(Hit { entry, range });
+                hits.push(Hit {
+                    entry,
+                    range,
+                    image,
+                });
             }
         };
+        let mut push = |entry: usize, range: Option<Range<usize>>| record(entry, range, None);
 
         if let Some(kw) = &c.keywords {
             // Overlapping search: every term is found even inside or across another one.
             for m in kw.automaton.find_overlapping_iter(norm.text.as_str()) {
-                for &e in &kw.owners[m.pattern().as_usize()] {
+                for &e in kw.owners_of(m.pattern().as_usize()) {
+                    let e = e as usize;
                     if boundaries_ok(&norm.text, m.start(), m.end(), c.entries[e].mode) {
                         push(e, Some(m.start()..m.end()));
                     }
@@ -231,20 +312,46 @@ impl Classifier {
                 }
             }
         }
-        let exact = [
-            (doc.sha256.map(|h| h.trim().to_ascii_lowercase()), &c.sha256),
-            (doc.md5.map(|h| h.trim().to_ascii_lowercase()), &c.md5),
-            (doc.url.and_then(|u| match_key(u).ok()), &c.urls),
-        ];
-        for (key, map) in exact {
-            for &e in key.and_then(|k| map.get(&k)).into_iter().flatten() {
-                push(e, None);
+        let doc_sha256 = doc.sha256.and_then(|h| parse_hex_digest::<32>(h).ok());
+        for e in doc_sha256.iter().flat_map(|d| c.sha256.get(d)) {
+            push(e as usize, None);
+        }
+        let doc_md5 = doc.md5.and_then(|h| parse_hex_digest::<16>(h).ok());
+        for e in doc_md5.iter().flat_map(|d| c.md5.get(d)) {
+            push(e as usize, None);
+        }
+        let url_key = doc.url.and_then(|u| match_key(u).ok());
+        for &e in url_key.and_then(|k| c.urls.get(&k)).into_iter().flatten() {
+            push(e, None);
+        }
+        for (index, image) in doc.images.iter().enumerate() {
+            let sha256 = image.sha256.and_then(|h| parse_hex_digest::<32>(h).ok());
+            let is_document = sha256.is_some() && sha256 == doc_sha256;
+            let at = |pdq| {
+                Some(ImageHit {
+                    index,
+                    is_document,
+                    pdq,
+                })
+            };
+            // The document's own digests were looked up above.
+            if !is_document {
+                for e in sha256.iter().flat_map(|d| c.sha256.get(d)) {
+                    record(e as usize, None, at(None));
+                }
+                let md5 = image.md5.and_then(|h| parse_hex_digest::<16>(h).ok());
+                for e in md5.iter().flat_map(|d| c.md5.get(d)) {
+                    record(e as usize, None, at(None));
+                }
+            }
+            for (e, distance, variant) in c.pdq_hits(image.pdq) {
+                record(e, None, at(Some((distance, variant))));
             }
         }
 
         let (negatives, positives): (Vec<Hit>, Vec<Hit>) = hits
             .into_iter()
-            .partition(|h| c.lists[c.entries[h.entry].list].negative);
+            .partition(|h| c.lists[c.entries[h.entry].list as usize].negative);
         let suppressor = Suppressor::new(&negatives);
         let mut asked: HashMap<usize, Option<(String, String)>> = HashMap::new();
 
@@ -252,21 +359,22 @@ impl Classifier {
             .into_iter()
             .filter_map(|h| {
                 let e = &c.entries[h.entry];
-                let l = &c.lists[e.list];
+                let l = &c.lists[e.list as usize];
                 let span = h.range.as_ref().map(|r| norm.source_range(r.clone()));
                 let mut m = Match {
                     list: l.id.clone(),
-                    entry: e.id.clone(),
+                    entry: c.entry_id(h.entry).to_string(),
                     kind: e.kind,
-                    term: Some(e.term.clone()),
+                    term: Some(c.entry_term(h.entry).to_string()),
                     category: e.category?,
                     source: l.owner.clone(),
                     span: span.as_ref().map(|s| [s.start, s.end]),
                     matched_text: span.map(|s| doc.text[s].to_string()),
                     list_version: l.version.clone(),
                     trust: l.trust.as_str().to_string(),
-                    suppressed_by: suppressor.find(h.range.as_ref()).map(|n| c.label(n)),
+                    suppressed_by: suppressor.find(&h).map(|n| c.label(n)),
                     suppressed_reason: None,
+                    image: h.image.map(|i| image_match(doc, i)),
                 };
                 if m.suppressed_by.is_some() {
                     m.suppressed_reason = Some("allow_list".into());
@@ -289,7 +397,7 @@ impl Classifier {
                 .map(|(m, e)| Counted {
                     category: m.category,
                     key: *e,
-                    entry_id: &c.entries[*e].id,
+                    entry_id: c.entry_id(*e),
                     contribution: c.entries[*e].contribution,
                 }),
         );
@@ -340,10 +448,60 @@ fn written_without_spaces(c: char) -> bool {
 }
 
 impl Compiled {
+    /// The PDQ entries an image matches, as `(entry, distance, variant)`: the index is
+    /// searched once with all eight variants at the widest list threshold, then each hit is
+    /// held to its own list's `pdq_max_distance`. Nothing for an image that could not be
+    /// hashed or whose quality is below 50.
+    fn pdq_hits(&self, hashes: Option<&DihedralHashes>) -> Vec<(usize, u32, Dihedral)> {
+        let Some(hashes) = hashes.filter(|_| !self.pdq.is_empty()) else {
+            return Vec::new();
+        };
+        let Ok(found) = self.pdq.search_dihedral(hashes, self.pdq_search_distance) else {
+            return Vec::new();
+        };
+        found
+            .into_iter()
+            .filter_map(|m| {
+                let entry = self.pdq_entries[m.id as usize] as usize;
+                let list = &self.lists[self.entries[entry].list as usize];
+                (m.distance <= list.pdq_max_distance).then_some((entry, m.distance, m.variant))
+            })
+            .collect()
+    }
+}
+
+impl Compiled {
     /// How a suppressing entry is named in `suppressed_by`: `list/entry`.
     fn label(&self, entry: usize) -> String {
         let e = &self.entries[entry];
-        format!("{}/{}", self.lists[e.list].id, e.id)
+        format!(
+            "{}/{}",
+            self.lists[e.list as usize].id,
+            self.entry_id(entry)
+        )
+    }
+
+    fn entry_id(&self, entry: usize) -> &str {
+        let e = &self.entries[entry];
+        let start = e.text_start as usize;
+        &self.strings[start..start + e.id_len as usize]
+    }
+
+    fn entry_term(&self, entry: usize) -> &str {
+        let e = &self.entries[entry];
+        let start = (e.text_start + e.id_len) as usize;
+        &self.strings[start..start + e.term_len as usize]
+    }
+}
+
+/// What a match on an image reports of it.
+fn image_match(doc: &Document<'_>, hit: ImageHit) -> ImageMatch {
+    let image = &doc.images[hit.index];
+    ImageMatch {
+        url: image.url.to_string(),
+        distance: hit.pdq.map(|(d, _)| d),
+        variant: hit.pdq.map(|(_, v)| v.as_str().to_string()),
+        quality: hit.pdq.and(image.pdq).map(|h| h.quality),
     }
 }
 
@@ -351,6 +509,8 @@ impl Compiled {
 struct Suppressor {
     /// A whole-document negative (hash, URL): suppresses everything.
     document: Option<usize>,
+    /// Negatives on one image (other than the document itself): (image index, entry).
+    images: Vec<(usize, usize)>,
     /// Negative spans sorted by start, with the running maximum end and the entry reaching it.
     spans: Vec<(usize, usize, usize)>,
 }
@@ -359,8 +519,16 @@ impl Suppressor {
     fn new(negatives: &[Hit]) -> Self {
         let document = negatives
             .iter()
-            .find(|h| h.range.is_none())
+            .find(|h| h.range.is_none() && h.image.is_none_or(|i| i.is_document))
             .map(|h| h.entry);
+        let images = negatives
+            .iter()
+            .filter_map(|h| {
+                h.image
+                    .filter(|i| !i.is_document)
+                    .map(|i| (i.index, h.entry))
+            })
+            .collect();
         let mut sorted: Vec<(&Range<usize>, usize)> = negatives
             .iter()
             .filter_map(|h| Some((h.range.as_ref()?, h.entry)))
@@ -375,14 +543,21 @@ impl Suppressor {
             let (end, who) = best.expect("set above");
             spans.push((r.start, end, who));
         }
-        Suppressor { document, spans }
+        Suppressor {
+            document,
+            images,
+            spans,
+        }
     }
 
-    fn find(&self, range: Option<&Range<usize>>) -> Option<usize> {
+    fn find(&self, hit: &Hit) -> Option<usize> {
         if self.document.is_some() {
             return self.document;
         }
-        let r = range?;
+        if let Some(i) = hit.image.filter(|i| !i.is_document) {
+            return self.images.iter().find(|n| n.0 == i.index).map(|n| n.1);
+        }
+        let r = hit.range.as_ref()?;
         // Negatives starting before the hit ends; the one reaching furthest overlaps if any does.
         let n = self.spans.partition_point(|&(s, _, _)| s < r.end);
         let &(_, end, who) = self.spans.get(n.checked_sub(1)?)?;
@@ -394,12 +569,21 @@ impl Suppressor {
 struct Builder {
     lists: Vec<ListInfo>,
     entries: Vec<EntryInfo>,
-    patterns: Vec<String>,
-    pattern_ids: HashMap<String, usize>,
-    owners: Vec<Vec<usize>>,
+    /// Entry ids and terms (see [`EntryInfo`]).
+    strings: String,
+    /// Normalised keyword patterns, one after the other…
+    pattern_text: String,
+    /// …as (start, length, entry): a pattern per entry and look-alike variant, deduplicated
+    /// (one automaton pattern, several owners) only in [`Builder::finish`], by sorting, so
+    /// no pattern is held twice while building.
+    patterns: Vec<(u32, u32, u32)>,
     regexes: Vec<RegexList>,
-    sha256: HashMap<String, Vec<usize>>,
-    md5: HashMap<String, Vec<usize>>,
+    /// (digest, entry index) pairs, sorted into sets in [`Builder::finish`].
+    sha256: Vec<([u8; 32], u32)>,
+    md5: Vec<([u8; 16], u32)>,
+    /// PDQ hashes and, at the same position, their entry indexes.
+    pdq: Vec<PdqBits>,
+    pdq_entries: Vec<u32>,
     urls: HashMap<String, Vec<usize>>,
     stats: Stats,
     problems: Vec<Problem>,
@@ -414,6 +598,7 @@ impl Builder {
             version: meta.version.clone(),
             trust: meta.trust,
             negative: meta.negative,
+            pdq_max_distance: meta.pdq_threshold(),
         });
         match &list.entries {
             Entries::Keywords(entries) => self.add_keywords(list, entries),
@@ -447,10 +632,9 @@ impl Builder {
                 );
                 continue;
             }
-            let variant = look_alike_variant(&norm);
-            self.add_pattern(norm, e);
-            if let Some(v) = variant {
-                self.add_pattern(v, e);
+            self.add_pattern(&norm, e);
+            if let Some(v) = look_alike_variant(&norm) {
+                self.add_pattern(&v, e);
             }
             self.stats.keywords += 1;
         }
@@ -540,17 +724,25 @@ impl Builder {
                 continue;
             };
             self.entries[e].expires = h.expires().map(|t| t.timestamp());
-            let map = match h.algorithm {
-                HashAlgorithm::Sha256 => &mut self.sha256,
-                HashAlgorithm::Md5 => &mut self.md5,
-                // Kept for provenance; matching PDQ needs image hashing, a later issue.
-                HashAlgorithm::Pdq => {
-                    self.stats.pdq_unmatched += 1;
-                    continue;
+            // The digits were checked above, so these parses cannot fail.
+            let id = e as u32;
+            match h.algorithm {
+                HashAlgorithm::Sha256 => {
+                    let d = parse_hex_digest(&hash).expect("64 hex digits");
+                    self.sha256.push((d, id));
+                    self.stats.hashes += 1;
                 }
-            };
-            map.entry(hash).or_default().push(e);
-            self.stats.hashes += 1;
+                HashAlgorithm::Md5 => {
+                    let d = parse_hex_digest(&hash).expect("32 hex digits");
+                    self.md5.push((d, id));
+                    self.stats.hashes += 1;
+                }
+                HashAlgorithm::Pdq => {
+                    self.pdq.push(bits_from_hex(&hash).expect("64 hex digits"));
+                    self.pdq_entries.push(id);
+                    self.stats.pdq += 1;
+                }
+            }
         }
     }
 
@@ -617,10 +809,22 @@ impl Builder {
             );
             return None;
         }
+        let text_start = self.strings.len();
+        if text_start + id.len() + term.len() > u32::MAX as usize {
+            self.problem(
+                file,
+                line,
+                format!("entry {id:?}: the lists' ids and terms together exceed 4 GB"),
+            );
+            return None;
+        }
+        self.strings.push_str(id);
+        self.strings.push_str(term);
         self.entries.push(EntryInfo {
-            list: self.lists.len() - 1,
-            id: id.to_string(),
-            term: term.to_string(),
+            list: (self.lists.len() - 1) as u32,
+            text_start: text_start as u32,
+            id_len: id.len() as u32,
+            term_len: term.len() as u32,
             kind,
             category,
             contribution: score::contribution(kind, weight, list.meta.trust.factor()),
@@ -630,15 +834,67 @@ impl Builder {
         Some(self.entries.len() - 1)
     }
 
-    fn add_pattern(&mut self, pattern: String, entry: usize) {
-        let next = self.patterns.len();
-        let p = *self.pattern_ids.entry(pattern.clone()).or_insert(next);
-        if p == next {
-            self.patterns.push(pattern);
-            self.owners.push(Vec::new());
+    fn add_pattern(&mut self, pattern: &str, entry: usize) {
+        // Entries and ids fit in u32: `entry` checked the strings, which outnumber them.
+        let start = self.pattern_text.len();
+        if start + pattern.len() > u32::MAX as usize {
+            self.problems.push(Problem {
+                file: PathBuf::from("(all keyword lists)"),
+                line: None,
+                message: "the normalised keywords together exceed 4 GB".into(),
+            });
+            return;
         }
-        if !self.owners[p].contains(&entry) {
-            self.owners[p].push(entry);
+        self.pattern_text.push_str(pattern);
+        self.patterns
+            .push((start as u32, pattern.len() as u32, entry as u32));
+    }
+
+    /// The automaton over the distinct patterns, and each one's owners.
+    fn keywords(&mut self) -> Option<Keywords> {
+        if self.patterns.is_empty() {
+            return None;
+        }
+        let text = std::mem::take(&mut self.pattern_text);
+        let mut patterns = std::mem::take(&mut self.patterns);
+        let slice = |&(s, l, _): &(u32, u32, u32)| &text[s as usize..(s + l) as usize];
+        patterns.sort_unstable_by(|a, b| slice(a).cmp(slice(b)).then(a.2.cmp(&b.2)));
+        patterns.dedup_by(|a, b| a.2 == b.2 && slice(a) == slice(b));
+        let mut distinct: Vec<(u32, u32)> = Vec::new();
+        let mut owner_starts: Vec<u32> = Vec::new();
+        let mut owners: Vec<u32> = Vec::with_capacity(patterns.len());
+        for (i, p) in patterns.iter().enumerate() {
+            if i == 0 || slice(&patterns[i - 1]) != slice(p) {
+                distinct.push((p.0, p.1));
+                owner_starts.push(owners.len() as u32);
+            }
+            owners.push(p.2);
+        }
+        owner_starts.push(owners.len() as u32);
+        drop(patterns);
+        distinct.shrink_to_fit();
+        owner_starts.shrink_to_fit();
+        let built = AhoCorasick::builder()
+            .match_kind(aho_corasick::MatchKind::Standard)
+            .build(
+                distinct
+                    .iter()
+                    .map(|&(s, l)| &text.as_bytes()[s as usize..(s + l) as usize]),
+            );
+        match built {
+            Ok(automaton) => Some(Keywords {
+                automaton,
+                owner_starts,
+                owners,
+            }),
+            Err(err) => {
+                self.problems.push(Problem {
+                    file: PathBuf::from("(all keyword lists)"),
+                    line: None,
+                    message: format!("keyword automaton refused: {err}"),
+                });
+                None
+            }
         }
     }
 
@@ -651,48 +907,48 @@ impl Builder {
     }
 
     fn finish(mut self) -> Result<Compiled, BuildError> {
-        let keywords = if self.patterns.is_empty() {
-            None
-        } else {
-            match AhoCorasick::builder()
-                .match_kind(aho_corasick::MatchKind::Standard)
-                .build(&self.patterns)
-            {
-                Ok(automaton) => Some(Keywords {
-                    automaton,
-                    owners: std::mem::take(&mut self.owners),
-                }),
-                Err(err) => {
-                    self.problems.push(Problem {
-                        file: PathBuf::from("(all keyword lists)"),
-                        line: None,
-                        message: format!("keyword automaton refused: {err}"),
-                    });
-                    None
-                }
-            }
-        };
+        let keywords = self.keywords();
         if !self.problems.is_empty() {
             return Err(BuildError {
                 problems: self.problems,
             });
         }
         let any_expiry = self.entries.iter().any(|e| e.expires.is_some());
+        // One search at the widest list threshold; each hit is then held to its own list's.
+        let pdq_search_distance = self
+            .pdq_entries
+            .iter()
+            .map(|&e| self.lists[self.entries[e as usize].list as usize].pdq_max_distance)
+            .max()
+            .unwrap_or(0);
         Ok(Compiled {
             stats: Stats {
                 lists: self.lists.len(),
                 ..self.stats
             },
             lists: self.lists,
-            entries: self.entries,
+            entries: shrunk(self.entries),
+            strings: {
+                let mut s = self.strings;
+                s.shrink_to_fit();
+                s
+            },
             keywords,
             regexes: self.regexes,
-            sha256: self.sha256,
-            md5: self.md5,
+            sha256: Sha256Set::from_pairs(self.sha256),
+            md5: Md5Set::from_pairs(self.md5),
+            pdq: PdqIndex::new(self.pdq),
+            pdq_entries: shrunk(self.pdq_entries),
+            pdq_search_distance,
             urls: self.urls,
             any_expiry,
         })
     }
+}
+
+fn shrunk<T>(mut v: Vec<T>) -> Vec<T> {
+    v.shrink_to_fit();
+    v
 }
 
 fn unix_now() -> i64 {
@@ -999,7 +1255,7 @@ mod tests {
                 keywords: 0,
                 regexes: 0,
                 hashes: 2,
-                pdq_unmatched: 1,
+                pdq: 1,
                 urls: 1
             }
         );
@@ -1008,6 +1264,7 @@ mod tests {
             sha256: Some(&sha.to_uppercase()),
             md5: Some(&md5),
             url: Some("HTTPS://WWW.Example.org/post/1?utm_source=x#top"),
+            images: &[],
         };
         let r = c.classify(&doc);
         let kinds: Vec<MatchKind> = r.matches.iter().map(|m| m.kind).collect();
@@ -1114,6 +1371,48 @@ mod tests {
         })
         .unwrap_err();
         assert!(err.to_string().contains("no category"), "{err}");
+    }
+
+    #[test]
+    fn from_lists_compiles_what_new_compiles() {
+        let lists = || ListSet {
+            lists: vec![
+                keywords(
+                    "a",
+                    false,
+                    vec![
+                        kw("k1", "Islamic State", MatchMode::Word),
+                        kw("k2", "داعش", MatchMode::Substring),
+                    ],
+                ),
+                keywords("b", true, vec![kw("n1", "state", MatchMode::Word)]),
+            ],
+        };
+        let text = "Report: Is\u{200B}lamic State and داعـــش; the state of things";
+        let by_ref = Classifier::new(&lists()).unwrap();
+        let owned = Classifier::from_lists(lists()).unwrap();
+        let (a, b) = (
+            by_ref.classify(&Document::text(text)),
+            owned.classify(&Document::text(text)),
+        );
+        assert_eq!(
+            serde_json::to_value(&a).unwrap(),
+            serde_json::to_value(&b).unwrap()
+        );
+        assert_eq!(a.matches.len(), 2);
+        assert_eq!(by_ref.stats(), owned.stats());
+        // Problems are reported the same way.
+        let bad = || ListSet {
+            lists: vec![keywords(
+                "c",
+                false,
+                vec![kw("k", "\u{200B}", MatchMode::Word)],
+            )],
+        };
+        assert_eq!(
+            Classifier::new(&bad()).unwrap_err(),
+            Classifier::from_lists(bad()).unwrap_err()
+        );
     }
 
     #[test]

@@ -5,11 +5,12 @@
 //!
 //! - [`Classifier`] — built once from a [`ListSet`](shared::lists::ListSet) by
 //!   [`Classifier::new`]: one Aho-Corasick automaton over every normalised keyword, a regex set
-//!   per regex list, hash sets and a canonical-URL map. Building is where things fail (a regex
+//!   per regex list, sorted SHA-256/MD5 sets, a PDQ index and a canonical-URL map. Building is where things fail (a regex
 //!   too big, a term that normalises to nothing), with file and line; the result is an `Arc`,
 //!   cheap to clone and `Send + Sync`.
 //! - [`Document`] — what one call looks at: the extracted text, the digests of the fetched
-//!   bytes and the final URL. [`Classifier::classify`] turns it into a `Classification` and
+//!   bytes, the final URL and the page's images ([`ImageEvidence`]: digests and PDQ hashes).
+//!   Hash matches on an image name it (`Match::image`: URL, PDQ distance, variant, quality). [`Classifier::classify`] turns it into a `Classification` and
 //!   cannot fail.
 //! - [`normalize`] — the text fold shared by keywords and documents, with a byte map back to
 //!   the original so every span points into the text as extracted.
@@ -28,6 +29,6 @@ pub mod pdq;
 mod score;
 
 pub use classifier::{
-    BuildError, Classifier, Document, Stats, MAX_OCCURRENCES_PER_ENTRY, REGEX_DFA_SIZE_LIMIT,
-    REGEX_SET_SIZE_LIMIT, REGEX_SIZE_LIMIT,
+    BuildError, Classifier, Document, ImageEvidence, Stats, MAX_OCCURRENCES_PER_ENTRY,
+    REGEX_DFA_SIZE_LIMIT, REGEX_SET_SIZE_LIMIT, REGEX_SIZE_LIMIT,
 };

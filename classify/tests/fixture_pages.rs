@@ -101,6 +101,7 @@ fn every_fixture_page_gives_its_expected_entries_and_language() {
             sha256: Some(&sha256),
             md5: Some(&md5),
             url: None,
+            images: &[],
         });
 
         let id = |m: &shared::Match| format!("{}/{}", m.list, m.entry);

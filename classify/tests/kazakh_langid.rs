@@ -183,9 +183,13 @@ fn whole_paragraphs_and_confidence() {
     // A Russian page quoting one Kazakh sentence stays Russian.
     let mixed = format!("{} {}", RUS.join(" "), KAZ[0]);
     assert_eq!(language(&mixed).unwrap().code, "rus");
-    // A short word is too short to tell; a longer one with Kazakh letters is answered, with
-    // a middling confidence.
+    // A short word is too short to tell; a longer one with Kazakh letters is answered, less
+    // surely than the paragraph. (The profiles have this spelling as a Kazakh word; Tajik
+    // and Uzbek spell the name with other vowels, Kyrgyz without қ.)
     assert_eq!(language("ИГИЛ"), None);
-    let g = language("Қазақстан").unwrap();
-    assert!(g.code == "kaz" && g.confidence < 0.9, "{g:?}");
+    let word = language("Қазақстан").unwrap();
+    assert!(
+        word.code == "kaz" && word.confidence < g.confidence,
+        "{word:?} vs {g:?}"
+    );
 }

@@ -10,8 +10,12 @@
 //! Languages are grouped by script, and a text is only scored against the languages of its
 //! main script: Cyrillic Kazakh never competes with Persian. Within a group, a language's
 //! score is `Σ ln P(gram | language)` over the grams of the text's words in that script, with
-//! add-α smoothing per gram order. A gram no language of the group has costs each language
-//! its own "unseen" probability.
+//! add-α smoothing per gram order. A gram that some language of the group has and another
+//! has not costs the other its own "unseen" probability. A gram no language of the group has
+//! is skipped: it says nothing about which of them wrote the text, and charging each
+//! language its unseen probability for it only favoured the languages with the least
+//! training text (measured on a development split of the training lines, never the held-out
+//! ones: 99.33 → 99.39 % of sentences, 95.98 → 96.10 % of two-word texts).
 //!
 //! The file is parsed once, on first use (about 40 ms in a release build); a lookup is one
 //! probe in a hash table keyed by a 64-bit hash of the gram's characters.
@@ -55,11 +59,8 @@ pub struct Lang {
 pub struct Group {
     pub script: Script,
     pub langs: Vec<Lang>,
+    /// Gram key → the `langs.len()` log-probabilities of the gram, side by side.
     table: Table,
-    /// `langs.len()` log-probabilities per table entry.
-    rows: Vec<f32>,
-    /// Per order, per language: the log-probability of a gram the language never had.
-    unseen: [Vec<f64>; FEATURES],
 }
 
 /// All groups.
@@ -109,12 +110,18 @@ impl Group {
     /// Scores the words of `text` (prepared) written in this group's script, up to
     /// `max_letters` of their letters.
     pub fn score(&self, text: &str, max_letters: usize) -> Scores {
+        self.score_until(text, max_letters, Decisive::NEVER)
+    }
+
+    /// [`score`](Self::score), stopping early after the first word at which `decisive`
+    /// says the text is decided.
+    pub fn score_until(&self, text: &str, max_letters: usize, decisive: Decisive) -> Scores {
         let k = self.langs.len();
         let mut log_p = vec![0.0f64; k];
-        let mut misses = [0usize; FEATURES];
         let mut grams = 0usize;
         let mut letters = 0usize;
         let mut word: Vec<char> = Vec::with_capacity(32);
+        let mut keys: Vec<u64> = Vec::with_capacity(160);
         let mut chars = text.chars().peekable();
         while letters < max_letters {
             // Skip to the next word.
@@ -136,28 +143,56 @@ impl Group {
             }
             word.push(' ');
             letters += word.len() - 2;
-            for_each_key(&word, |feature, key| {
-                grams += 1;
-                match self.table.get(key) {
-                    Some(row) => {
-                        let row = &self.rows[row as usize * k..(row as usize + 1) * k];
-                        for (acc, &p) in log_p.iter_mut().zip(row) {
-                            *acc += f64::from(p);
-                        }
+            keys.clear();
+            for_each_key(&word, |_, key| keys.push(key));
+            grams += keys.len();
+            // The word's slots are loaded first, all at once, with no branch between the
+            // loads, so that their cache misses overlap; the lookups then find them cached.
+            std::hint::black_box(keys.iter().fold(0, |acc, &key| acc ^ self.table.touch(key)));
+            for &key in &keys {
+                // A gram no language of the group has is no evidence (see the module doc).
+                if let Some(row) = self.table.get(key) {
+                    for (acc, &p) in log_p.iter_mut().zip(row) {
+                        *acc += f64::from(f32::from_bits(p));
                     }
-                    None => misses[feature] += 1,
                 }
-            });
-        }
-        for (order, &n) in misses.iter().enumerate() {
-            if n > 0 {
-                for (acc, &u) in log_p.iter_mut().zip(&self.unseen[order]) {
-                    *acc += u * n as f64;
-                }
+            }
+            if letters >= decisive.min_letters && lead(&log_p) >= decisive.margin {
+                break;
             }
         }
         Scores { log_p, grams }
     }
+}
+
+/// When scoring may stop before its letter budget: once `min_letters` letters are scored
+/// and the best language leads the runner-up by `margin` nats.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Decisive {
+    pub min_letters: usize,
+    pub margin: f64,
+}
+
+impl Decisive {
+    /// Scores the whole budget.
+    pub const NEVER: Decisive = Decisive {
+        min_letters: usize::MAX,
+        margin: f64::INFINITY,
+    };
+}
+
+/// How far the best of `log_p` is ahead of the second best (infinite with one language).
+fn lead(log_p: &[f64]) -> f64 {
+    let (mut best, mut second) = (f64::NEG_INFINITY, f64::NEG_INFINITY);
+    for &x in log_p {
+        if x > best {
+            second = best;
+            best = x;
+        } else if x > second {
+            second = x;
+        }
+    }
+    best - second
 }
 
 const SEED: u64 = 0x243F_6A88_85A3_08D3;
@@ -226,53 +261,104 @@ pub fn for_each_gram(text: &str, mut f: impl FnMut(Script, &[char])) {
     flush(&mut word);
 }
 
-/// Gram key → row, open addressing with linear probing: one cache line per probe (a
-/// `HashMap` costs two: control bytes, then the bucket). Keys are already mixed; key 0 marks
-/// an empty slot (a gram hashing to 0 would be dropped at build, and `parse` says so).
+/// Gram key → row of log-probabilities, open addressing with linear probing, the row stored
+/// beside its key in a slot of 16, 32 or 64 bytes that never straddles a cache line: a
+/// lookup is one cache miss (with the rows apart it was two, and those two misses were 60 %
+/// of the time of scoring). Keys are already mixed; key 0 marks an empty slot (a gram
+/// hashing to 0 would be dropped at build, and `parse` says so).
 struct Table {
-    slots: Vec<(u64, u32)>,
+    lines: Vec<Line>,
+    /// 32-bit words per slot: the key (two words), the row, padding.
+    slot_words: usize,
+    /// Languages per row.
+    k: usize,
     mask: usize,
 }
 
+/// Languages of one script at most: a slot (key and row) fits in a cache line.
+pub const MAX_GROUP_LANGS: usize = 14;
+
+/// One cache line of slots.
+#[derive(Clone, Copy)]
+#[repr(C, align(64))]
+struct Line([u32; 16]);
+
 impl Table {
-    fn with_capacity(n: usize) -> Table {
+    /// A table for `n` grams with rows of `k` log-probabilities (at most [`MAX_GROUP_LANGS`]).
+    fn new(n: usize, k: usize) -> Table {
+        let slot_words = (k + 2).next_power_of_two().max(4);
+        debug_assert!(k <= MAX_GROUP_LANGS);
         let size = (n.max(1) * 2).next_power_of_two();
         Table {
-            slots: vec![(0, 0); size],
+            lines: vec![Line([0; 16]); (size * slot_words).div_ceil(16)],
+            slot_words,
+            k,
             mask: size - 1,
         }
     }
 
-    fn slot(&self, key: u64) -> usize {
+    fn first_slot(&self, key: u64) -> usize {
         (key.wrapping_mul(MUL) >> 32) as usize & self.mask
     }
 
-    /// False when the key is there already (or is 0).
-    fn insert(&mut self, key: u64, row: u32) -> bool {
+    /// The slot's words: key low, key high, row.
+    #[inline]
+    fn slot(&self, i: usize) -> &[u32] {
+        let w = i * self.slot_words;
+        let at = w & 15;
+        &self.lines[w >> 4].0[at..at + 2 + self.k]
+    }
+
+    /// Stores `row` under `key`; false when the key is there already (or is 0).
+    fn insert(&mut self, key: u64, row: &[f32]) -> bool {
+        debug_assert_eq!(row.len(), self.k);
         if key == 0 {
             return false;
         }
-        let mut i = self.slot(key);
+        let mut i = self.first_slot(key);
         loop {
-            match self.slots[i].0 {
-                0 => {
-                    self.slots[i] = (key, row);
-                    return true;
-                }
-                k if k == key => return false,
-                _ => i = (i + 1) & self.mask,
+            let slot = self.slot(i);
+            let k = u64::from(slot[0]) | u64::from(slot[1]) << 32;
+            if k == key {
+                return false;
             }
+            if k == 0 {
+                let w = i * self.slot_words;
+                let at = w & 15;
+                let words = &mut self.lines[w >> 4].0[at..at + 2 + self.k];
+                words[0] = key as u32;
+                words[1] = (key >> 32) as u32;
+                for (dst, p) in words[2..].iter_mut().zip(row) {
+                    *dst = p.to_bits();
+                }
+                return true;
+            }
+            i = (i + 1) & self.mask;
         }
     }
 
-    fn get(&self, key: u64) -> Option<u32> {
-        let mut i = self.slot(key);
+    /// The first word of the first slot `key` could be in: a load that brings its line into
+    /// the cache.
+    #[inline]
+    fn touch(&self, key: u64) -> u32 {
+        let w = self.first_slot(key) * self.slot_words;
+        self.lines[w >> 4].0[w & 15]
+    }
+
+    /// The row of `key` (`f32` bits), if the key is there.
+    #[inline]
+    fn get(&self, key: u64) -> Option<&[u32]> {
+        let mut i = self.first_slot(key);
         loop {
-            match self.slots[i] {
-                (0, _) => return None,
-                (k, row) if k == key => return Some(row),
-                _ => i = (i + 1) & self.mask,
+            let slot = self.slot(i);
+            let k = u64::from(slot[0]) | u64::from(slot[1]) << 32;
+            if k == key {
+                return Some(&slot[2..]);
             }
+            if k == 0 {
+                return None;
+            }
+            i = (i + 1) & self.mask;
         }
     }
 }
@@ -384,29 +470,33 @@ pub fn parse(text: &str) -> Result<Model, ProfileError> {
                 .map(|&li| (ALPHA / denom(li, o)).ln())
                 .collect()
         });
-        let mut table = Table::with_capacity(mine.len());
-        let mut rows = Vec::with_capacity(mine.len() * k);
+        if k > MAX_GROUP_LANGS {
+            return Err(err(
+                0,
+                format!("{k} languages of script {script:?}: at most {MAX_GROUP_LANGS}"),
+            ));
+        }
+        let mut table = Table::new(mine.len(), k);
+        let mut row = vec![0f32; k];
         for (g, entries) in mine {
             let o = feature_of(g.len());
             let key = gram_key(g);
-            let row = (rows.len() / k) as u32;
-            if !table.insert(key, row) {
-                return Err(err(0, format!("gram {g:?}: its key is taken (or 0)")));
+            for (r, &u) in row.iter_mut().zip(&unseen[o]) {
+                *r = u as f32;
             }
-            let start = rows.len();
-            rows.extend(unseen[o].iter().map(|&u| u as f32));
             for &(li, c) in entries {
                 if let Some(s) = slot(li) {
-                    rows[start + s] = ((f64::from(c) + ALPHA) / denom(li, o)).ln() as f32;
+                    row[s] = ((f64::from(c) + ALPHA) / denom(li, o)).ln() as f32;
                 }
+            }
+            if !table.insert(key, &row) {
+                return Err(err(0, format!("gram {g:?}: its key is taken (or 0)")));
             }
         }
         groups.push(Group {
             script,
             langs: members.iter().map(|&li| langs[li].0.clone()).collect(),
             table,
-            rows,
-            unseen,
         });
     }
     Ok(Model { groups })
@@ -461,6 +551,47 @@ mod tests {
         let (best, second) = s.top2();
         assert_eq!(cyr.langs[best].id, "rus");
         assert!(second.is_some() && s.grams > 50);
+    }
+
+    #[test]
+    fn decided_texts_stop_early_with_the_same_winner() {
+        let cyr = model().group(Script::Cyrillic).unwrap();
+        let text = "министерство иностранных дел сообщило сегодня что переговоры о торговле \
+                    продолжатся на следующей неделе в столице и в них примут участие министры"
+            .repeat(3);
+        let full = cyr.score(&text, 300);
+        let early = cyr.score_until(
+            &text,
+            300,
+            Decisive {
+                min_letters: 100,
+                margin: 40.0,
+            },
+        );
+        assert_eq!(full.top2().0, early.top2().0);
+        assert!(early.grams < full.grams, "{} {}", early.grams, full.grams);
+        assert!(lead(&early.log_p) >= 40.0);
+        // Never before the letter minimum.
+        let never = cyr.score_until(
+            &text,
+            300,
+            Decisive {
+                min_letters: 1000,
+                margin: 40.0,
+            },
+        );
+        assert_eq!(never.grams, full.grams);
+    }
+
+    #[test]
+    fn too_many_languages_of_one_script_are_refused() {
+        let mut file = String::new();
+        for i in 0..=MAX_GROUP_LANGS {
+            file.push_str(&format!("@lang\tl{i}\tCyrl\t1 1 1 1 1\n"));
+        }
+        file.push_str("аб\tl0=1\n");
+        let e = parse(&file).err().unwrap();
+        assert!(e.message.contains("at most 14"), "{e}");
     }
 
     #[test]

@@ -14,11 +14,11 @@
 //! ه ہ ە): they are what tells those languages apart.
 
 use crate::normalize::{
-    all_look_alikes, convert_look_alikes, fold_look_alikes, is_arabic_mark, is_format, nfkc_stable,
-    LookAlikeScript,
+    all_look_alikes, convert_look_alikes, fold_look_alikes, for_each_kept, is_arabic_mark,
+    is_format, LookAlikeScript,
 };
+use std::ops::ControlFlow;
 use unicode_normalization::char::canonical_combining_class;
-use unicode_normalization::{is_nfkc_quick, IsNormalized, UnicodeNormalization};
 
 /// The scripts language ID tells apart. `Other` goes to whatlang.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -82,6 +82,7 @@ impl Script {
 /// not part of a word (digits, punctuation, spaces, symbols). The blocks our languages use
 /// are decided by code point ranges: `char::is_alphabetic` costs a table search per call and
 /// was 40 % of language ID's time.
+#[inline]
 pub fn script_of(c: char) -> Option<Script> {
     let u = c as u32;
     let s = match u {
@@ -152,45 +153,24 @@ pub fn prepare(text: &str) -> String {
     // [Latin, Cyrillic] letters: step 4 is only needed when there are both.
     let mut counts = [0usize; 2];
     let mut out = String::with_capacity(text.len());
-    // Most text is in blocks NFKC leaves alone: one pass, no table lookups then.
-    let mut stable = true;
-    for c in text.chars() {
-        if c.is_ascii() || nfkc_stable(c) {
-            push_prepared(&mut out, c, &mut counts);
-        } else if !(is_format(c) || never_composing_mark(c)) {
-            // Format characters and these harakat go anyway, and NFKC composes nothing
-            // with them; anything else takes the slow path.
-            stable = false;
-            break;
-        }
-    }
-    if !stable {
-        out.clear();
-        counts = [0, 0];
-        if is_nfkc_quick(text.chars()) == IsNormalized::Yes {
-            text.chars()
-                .for_each(|c| push_prepared(&mut out, c, &mut counts));
-        } else {
-            text.nfkc()
-                .for_each(|c| push_prepared(&mut out, c, &mut counts));
-        }
-    }
+    // NFKC one cluster at a time, as the matching fold does it (the same as NFKC of the
+    // whole text: clusters are cut only before characters nothing combines with), with no
+    // table lookup at all for the common blocks; format characters, tatweel and harakat
+    // dropped on the way.
+    for_each_kept(text, 0, |c, _, _| {
+        push_prepared(&mut out, c, &mut counts);
+        ControlFlow::Continue(())
+    });
     if counts[0] == 0 || counts[1] == 0 {
         return out;
     }
     // Both scripts: the look-alikes are resolved on the letters as written (the table is
     // case-aware: Latin H is Cyrillic Н, while h would be the Kazakh һ), then lower-cased.
     let mut chars: Vec<char> = Vec::with_capacity(out.len());
-    let mut keep = |c: char| {
-        if !(is_format(c) || is_arabic_mark(c)) {
-            chars.push(if c == 'İ' { 'I' } else { c });
-        }
-    };
-    if stable {
-        text.chars().for_each(&mut keep);
-    } else {
-        text.nfkc().for_each(&mut keep);
-    }
+    for_each_kept(text, 0, |c, _, _| {
+        chars.push(if c == 'İ' { 'I' } else { c });
+        ControlFlow::Continue(())
+    });
     fold_look_alike_words(&mut chars);
     let mut folded = String::with_capacity(out.len());
     let mut ignored = [0usize; 2];
@@ -198,11 +178,6 @@ pub fn prepare(text: &str) -> String {
         push_prepared(&mut folded, c, &mut ignored);
     }
     folded
-}
-
-/// Arabic harakat that no NFC composition involves (unlike madda and hamza, U+0653–0655).
-fn never_composing_mark(c: char) -> bool {
-    matches!(c as u32, 0x64B..=0x652 | 0x656..=0x65F | 0x670)
 }
 
 /// Steps 2 and 3 for one character, counting Latin and Cyrillic letters.
