@@ -4,35 +4,6 @@ mod common;
 
 use common::*;
 use serde_json::Value;
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
-
-fn triage(args: &[&str], stdin: Option<&str>) -> Output {
-    let mut cmd = Command::new(bin());
-    cmd.current_dir(repo())
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    cmd.stdin(if stdin.is_some() {
-        Stdio::piped()
-    } else {
-        Stdio::null()
-    });
-    let mut child = cmd.spawn().unwrap();
-    if let Some(input) = stdin {
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(input.as_bytes())
-            .unwrap();
-    }
-    child.wait_with_output().unwrap()
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
 
 #[test]
 fn classify_jsonl_streams_one_line_per_input_line_in_order() {
@@ -44,7 +15,7 @@ fn classify_jsonl_streams_one_line_per_input_line_in_order() {
     );
     let out = triage(&["classify", "--jsonl"], Some(input));
     assert_eq!(out.status.code(), Some(1), "two bad lines make exit 1");
-    let lines: Vec<Value> = stdout(&out)
+    let lines: Vec<Value> = stdout_of(&out)
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
@@ -77,7 +48,7 @@ fn classify_a_fixture_page() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let v: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let v: Value = serde_json::from_str(&stdout_of(&out)).unwrap();
     assert_eq!(v["language"]["code"], "cmn");
     assert!(!v["matches"].as_array().unwrap().is_empty(), "{v}");
 }
@@ -95,7 +66,7 @@ fn route_the_worked_example() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let d: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let d: Value = serde_json::from_str(&stdout_of(&out)).unwrap();
     let t = &d["targets"][0];
     assert_eq!(t["path"], "removal_order", "{d}");
     assert_eq!(t["jurisdiction"], "ES");
@@ -111,7 +82,7 @@ fn route_the_worked_example() {
         )),
     );
     assert_eq!(out.status.code(), Some(1));
-    let text = stdout(&out);
+    let text = stdout_of(&out);
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 2);
     assert!(lines[1].contains("invalid_case"));
@@ -127,7 +98,7 @@ fn fetch_prints_the_capture_and_refusals_exit_3() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let v: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let v: Value = serde_json::from_str(&stdout_of(&out)).unwrap();
     assert_eq!(v["status"], 200);
     assert_eq!(v["sha256"].as_str().unwrap().len(), 64);
     assert_eq!(v["md5"].as_str().unwrap().len(), 32);
@@ -141,7 +112,7 @@ fn fetch_prints_the_capture_and_refusals_exit_3() {
     // The same origin without --allow-private: refused by policy.
     let out = triage(&["--json", "fetch", &url], None);
     assert_eq!(out.status.code(), Some(3));
-    let e: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let e: Value = serde_json::from_str(&stdout_of(&out)).unwrap();
     assert!(
         matches!(
             e["error"]["kind"].as_str(),
@@ -151,7 +122,7 @@ fn fetch_prints_the_capture_and_refusals_exit_3() {
     );
     let out = triage(&["--json", "fetch", "ftp://example.test/x"], None);
     assert_eq!(out.status.code(), Some(3));
-    let e: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let e: Value = serde_json::from_str(&stdout_of(&out)).unwrap();
     assert_eq!(e["error"]["kind"], "scheme");
     let out = triage(&["fetch", "http://user:pw@example.test/"], None);
     assert_eq!(out.status.code(), Some(3));
@@ -164,15 +135,15 @@ fn lists_and_data_checks() {
     assert!(
         out.status.success(),
         "{}{}",
-        stdout(&out),
+        stdout_of(&out),
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(stdout(&out).contains("no problems"));
+    assert!(stdout_of(&out).contains("no problems"));
     let out = triage(&["data", "check", "fixtures/legal"], None);
     assert!(
         out.status.success(),
         "{}{}",
-        stdout(&out),
+        stdout_of(&out),
         String::from_utf8_lossy(&out.stderr)
     );
 
@@ -188,9 +159,9 @@ fn lists_and_data_checks() {
     let out = triage(&["lists", "check", dir.to_str().unwrap()], None);
     assert_eq!(out.status.code(), Some(1));
     assert!(
-        stdout(&out).contains("rx/entries.jsonl:2"),
+        stdout_of(&out).contains("rx/entries.jsonl:2"),
         "{}",
-        stdout(&out)
+        stdout_of(&out)
     );
 }
 
@@ -210,7 +181,7 @@ fn check_config_validates_without_network() {
         None,
     );
     assert_eq!(out.status.code(), Some(2));
-    let e: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let e: Value = serde_json::from_str(&stdout_of(&out)).unwrap();
     assert!(
         e["error"]["message"].as_str().unwrap().contains("Narnia"),
         "{e}"
@@ -235,7 +206,7 @@ fn submit_posts_urls_and_prints_referral_ids() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let ids: Vec<String> = stdout(&out).lines().map(str::to_string).collect();
+    let ids: Vec<String> = stdout_of(&out).lines().map(str::to_string).collect();
     assert_eq!(ids.len(), 2);
     for id in &ids {
         assert!(id.starts_with("r-"));

@@ -20,14 +20,6 @@ use std::time::{Duration, Instant};
 
 const WAIT: Duration = Duration::from_secs(60);
 
-fn triage(args: &[&str]) -> Output {
-    Command::new(bin())
-        .args(args)
-        .current_dir(repo())
-        .output()
-        .expect("run triage")
-}
-
 fn text(o: &Output) -> String {
     format!(
         "{}{}",
@@ -37,7 +29,10 @@ fn text(o: &Output) -> String {
 }
 
 fn verify(data: &Path) -> Output {
-    triage(&["evidence", "verify", "--data-dir", data.to_str().unwrap()])
+    triage(
+        &["evidence", "verify", "--data-dir", data.to_str().unwrap()],
+        None,
+    )
 }
 
 fn write_config(dir: &Path, body: &str) -> PathBuf {
@@ -113,7 +108,10 @@ fn captures_are_preserved_verified_tamper_evident_and_exportable() {
         "{}",
         text(&ok)
     );
-    let key = triage(&["evidence", "pubkey", "--data-dir", data.to_str().unwrap()]);
+    let key = triage(
+        &["evidence", "pubkey", "--data-dir", data.to_str().unwrap()],
+        None,
+    );
     assert!(
         key.status.success() && text(&key).contains("-----BEGIN PUBLIC KEY-----"),
         "{}",
@@ -122,15 +120,18 @@ fn captures_are_preserved_verified_tamper_evident_and_exportable() {
 
     // Export, then check the bundle with python3 and openssl only.
     let out = data.with_extension("bundle");
-    let ex = triage(&[
-        "evidence",
-        "export",
-        &case_id,
-        "--data-dir",
-        data.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let ex = triage(
+        &[
+            "evidence",
+            "export",
+            &case_id,
+            "--data-dir",
+            data.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        None,
+    );
     assert!(ex.status.success(), "{}", text(&ex));
     assert!(out.join("case.json").exists() && out.join("README.md").exists());
     if Command::new("python3").arg("--version").output().is_ok() {
@@ -143,15 +144,18 @@ fn captures_are_preserved_verified_tamper_evident_and_exportable() {
     } else {
         eprintln!("python3 not installed: the bundle's verifier was not run");
     }
-    let missing = triage(&[
-        "evidence",
-        "export",
-        "no-such-case",
-        "--data-dir",
-        data.to_str().unwrap(),
-        "--out",
-        data.with_extension("none").to_str().unwrap(),
-    ]);
+    let missing = triage(
+        &[
+            "evidence",
+            "export",
+            "no-such-case",
+            "--data-dir",
+            data.to_str().unwrap(),
+            "--out",
+            data.with_extension("none").to_str().unwrap(),
+        ],
+        None,
+    );
     assert_eq!(missing.status.code(), Some(1), "{}", text(&missing));
 
     // Flipped byte in the WARC file: named by capture id.
@@ -211,13 +215,16 @@ fn captures_are_preserved_verified_tamper_evident_and_exportable() {
     let mut altered = lines.clone();
     altered[0] = altered[0].replace("genesis", "genesiz");
     write(&altered);
-    let refused = triage(&[
-        "serve",
-        "--listen",
-        "127.0.0.1:0",
-        "--data-dir",
-        data.to_str().unwrap(),
-    ]);
+    let refused = triage(
+        &[
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--data-dir",
+            data.to_str().unwrap(),
+        ],
+        None,
+    );
     assert_eq!(refused.status.code(), Some(2), "{}", text(&refused));
     assert!(
         text(&refused).contains("evidence store damaged"),
@@ -241,17 +248,20 @@ fn retention_ends_in_a_logged_purge_unless_extended() {
     );
     let (_, kept) = refer(&server, &origin.url("/en-news.html"));
     let (_, purged) = refer(&server, &origin.url("/ru-news.html"));
-    let ext = triage(&[
-        "evidence",
-        "extend",
-        &kept,
-        "--days",
-        "400",
-        "--reason",
-        "court order 12/2026",
-        "--data-dir",
-        data.to_str().unwrap(),
-    ]);
+    let ext = triage(
+        &[
+            "evidence",
+            "extend",
+            &kept,
+            "--days",
+            "400",
+            "--reason",
+            "court order 12/2026",
+            "--data-dir",
+            data.to_str().unwrap(),
+        ],
+        None,
+    );
     assert!(ext.status.success(), "{}", text(&ext));
     let deadline = Instant::now() + WAIT;
     loop {
@@ -287,17 +297,20 @@ fn retention_ends_in_a_logged_purge_unless_extended() {
     let v = verify(&data);
     assert!(v.status.success(), "{}", text(&v));
     assert!(text(&v).contains("1 purged"), "{}", text(&v));
-    let bad = triage(&[
-        "evidence",
-        "extend",
-        "no-such-case",
-        "--days",
-        "3",
-        "--reason",
-        "x",
-        "--data-dir",
-        data.to_str().unwrap(),
-    ]);
+    let bad = triage(
+        &[
+            "evidence",
+            "extend",
+            "no-such-case",
+            "--days",
+            "3",
+            "--reason",
+            "x",
+            "--data-dir",
+            data.to_str().unwrap(),
+        ],
+        None,
+    );
     assert_eq!(bad.status.code(), Some(1), "{}", text(&bad));
 }
 
@@ -640,15 +653,18 @@ fn retention_is_extended_through_the_api_by_the_referring_agency_and_logged() {
     let v = verify(&data);
     assert!(v.status.success(), "{}", text(&v));
     let out = data.with_extension("bundle");
-    let ex = triage(&[
-        "evidence",
-        "export",
-        &case_id,
-        "--data-dir",
-        data.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let ex = triage(
+        &[
+            "evidence",
+            "export",
+            &case_id,
+            "--data-dir",
+            data.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        None,
+    );
     assert!(ex.status.success(), "{}", text(&ex));
     let exported = std::fs::read_to_string(out.join("custody.jsonl")).unwrap();
     assert_eq!(

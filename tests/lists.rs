@@ -477,14 +477,6 @@ fn an_entry_flooding_many_urls_is_quarantined_until_released_and_stays_held_over
     assert!(got.contains(&first_held), "{got:?}");
 }
 
-fn triage(args: &[&str]) -> std::process::Output {
-    std::process::Command::new(bin())
-        .current_dir(repo())
-        .args(args)
-        .output()
-        .unwrap()
-}
-
 #[test]
 fn import_export_and_check_on_the_command_line() {
     let dir = tempdir("lists-cli");
@@ -512,7 +504,7 @@ fn import_export_and_check_on_the_command_line() {
             out.to_str().unwrap().into(),
         ]
     };
-    let run = |a: Vec<String>| triage(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    let run = |a: Vec<String>| triage(&a.iter().map(String::as_str).collect::<Vec<_>>(), None);
     let o = run(args("tat-demo"));
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(String::from_utf8_lossy(&o.stdout).contains("imported 5 entries (1 disabled"));
@@ -526,7 +518,7 @@ fn import_export_and_check_on_the_command_line() {
         .collect();
     assert_eq!(listed, ["tat-demo"], "no staging directory left behind");
 
-    let check = triage(&["lists", "check", out.to_str().unwrap()]);
+    let check = triage(&["lists", "check", out.to_str().unwrap()], None);
     let text = String::from_utf8_lossy(&check.stdout);
     assert!(check.status.success(), "{text}");
     assert!(
@@ -535,14 +527,17 @@ fn import_export_and_check_on_the_command_line() {
     );
 
     let exported = dir.join("out.csv");
-    let e = triage(&[
-        "lists",
-        "export",
-        "--format",
-        "tat-csv",
-        out.join("tat-demo").to_str().unwrap(),
-        exported.to_str().unwrap(),
-    ]);
+    let e = triage(
+        &[
+            "lists",
+            "export",
+            "--format",
+            "tat-csv",
+            out.join("tat-demo").to_str().unwrap(),
+            exported.to_str().unwrap(),
+        ],
+        None,
+    );
     assert!(e.status.success(), "{}", String::from_utf8_lossy(&e.stderr));
     let a = std::fs::read_to_string(out.join("tat-demo/entries.jsonl")).unwrap();
     let mut again = args("tat-demo");
@@ -574,14 +569,17 @@ fn import_export_and_check_on_the_command_line() {
     assert!(!out.join("bad").exists());
 
     // A regex list has no partner format.
-    let o = triage(&[
-        "lists",
-        "export",
-        "--format",
-        "terms",
-        "fixtures/lists/rx-demo",
-        "-",
-    ]);
+    let o = triage(
+        &[
+            "lists",
+            "export",
+            "--format",
+            "terms",
+            "fixtures/lists/rx-demo",
+            "-",
+        ],
+        None,
+    );
     assert_eq!(o.status.code(), Some(1));
     // A bad list: check names file and line.
     let broken = dir.join("broken");
@@ -590,7 +588,7 @@ fn import_export_and_check_on_the_command_line() {
         &b.join("kw-demo/entries.jsonl"),
         r#"{"id": "x", "term": "y", "expires": "soon"}"#,
     );
-    let o = triage(&["lists", "check", b.to_str().unwrap()]);
+    let o = triage(&["lists", "check", b.to_str().unwrap()], None);
     assert_eq!(o.status.code(), Some(1));
     let text = String::from_utf8_lossy(&o.stdout);
     assert!(

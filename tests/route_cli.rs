@@ -5,36 +5,8 @@ mod common;
 
 use common::*;
 use serde_json::Value;
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-
-fn triage(args: &[&str], stdin: Option<&str>) -> Output {
-    let mut cmd = Command::new(bin());
-    cmd.current_dir(repo())
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        });
-    let mut child = cmd.spawn().unwrap();
-    if let Some(input) = stdin {
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(input.as_bytes())
-            .unwrap();
-    }
-    child.wait_with_output().unwrap()
-}
-
-fn out(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
+use std::process::Output;
 
 fn err(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
@@ -76,7 +48,7 @@ fn route_explain_prints_every_step_with_statutes_and_questions() {
     let case = golden_case("17_mla_budapest_pass_review_fail.json");
     let o = triage(&["route", "--explain"], Some(&case));
     assert!(o.status.success(), "{}", err(&o));
-    let text = out(&o);
+    let text = stdout_of(&o);
     for want in [
         "=== case g17 (rules legal-2025.2, last reviewed 2025-01-01)",
         "Host determination",
@@ -107,7 +79,7 @@ fn route_explain_prints_every_step_with_statutes_and_questions() {
     );
     let o = triage(&["route", "--explain", "--jsonl"], Some(&two));
     assert!(o.status.success(), "{}", err(&o));
-    let text = out(&o);
+    let text = stdout_of(&o);
     assert_eq!(text.matches("=== case ").count(), 2, "{text}");
     assert!(text.contains("purpose exempt: TCO Regulation (EU) 2021/784 art. 1(3)"));
     // The removal order's clocks are explained with their absolute due times.
@@ -119,7 +91,7 @@ fn route_stamps_absolute_clocks_and_the_review_date() {
     let case = golden_case("32_tco_copy_to_legal_rep_of_uk_platform.json");
     let o = triage(&["route"], Some(&case));
     assert!(o.status.success(), "{}", err(&o));
-    let d: Value = serde_json::from_str(&out(&o)).unwrap();
+    let d: Value = serde_json::from_str(&stdout_of(&o)).unwrap();
     assert_eq!(d["last_reviewed"], "2025-01-01");
     let clocks = d["clocks"].as_array().unwrap();
     let due = |kind: &str| {
@@ -144,8 +116,8 @@ fn route_stamps_absolute_clocks_and_the_review_date() {
 #[test]
 fn data_check_summarises_and_refuses_a_bad_pack() {
     let o = triage(&["data", "check", "fixtures/legal"], None);
-    assert!(o.status.success(), "{}{}", out(&o), err(&o));
-    let text = out(&o);
+    assert!(o.status.success(), "{}{}", stdout_of(&o), err(&o));
+    let text = stdout_of(&o);
     assert!(text.contains("0 error(s)"), "{text}");
     assert!(text.contains("unverified per jurisdiction: "), "{text}");
     assert!(
@@ -164,9 +136,9 @@ fn data_check_summarises_and_refuses_a_bad_pack() {
     let o = triage(&["data", "check", dir.to_str().unwrap()], None);
     assert_eq!(o.status.code(), Some(1));
     assert!(
-        out(&o).contains("frameworks.toml:") && out(&o).contains("unknown party XX"),
+        stdout_of(&o).contains("frameworks.toml:") && stdout_of(&o).contains("unknown party XX"),
         "{}",
-        out(&o)
+        stdout_of(&o)
     );
 }
 
@@ -191,7 +163,7 @@ fn data_diff_shows_the_decisions_a_cell_changes() {
     ];
     let o = triage(&args, None);
     assert!(o.status.success(), "{}", err(&o));
-    let text = out(&o);
+    let text = stdout_of(&o);
     for want in [
         "1 change(s) in the data",
         "IN extremism: N* (no statute) -> C* UAPA 1967 s.13 (test edit)",
@@ -219,7 +191,7 @@ fn data_diff_shows_the_decisions_a_cell_changes() {
     let o = triage(&args, None);
     assert!(o.status.success(), "{}", err(&o));
     assert!(!err(&o).contains("bump it"), "{}", err(&o));
-    let lines: Vec<Value> = out(&o)
+    let lines: Vec<Value> = stdout_of(&o)
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
