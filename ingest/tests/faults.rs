@@ -5,6 +5,9 @@
 //! Each ends in a named error kind (or a capture), never a panic or unbounded memory; where
 //! part of the response arrived, it is kept, marked with how it was cut.
 
+mod common;
+
+use common::{policy, raw_origin};
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
@@ -16,40 +19,6 @@ use ingest::{extract, ContentKind, FetchError, FetchPolicy, Fetcher, NameResolve
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use url::Url;
-
-/// A raw TCP origin: `handle` gets each connection after the request head was read.
-async fn raw_origin<F, Fut>(handle: F) -> (SocketAddr, Arc<AtomicUsize>)
-where
-    F: Fn(TcpStream) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = ()> + Send + 'static,
-{
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let accepted = Arc::new(AtomicUsize::new(0));
-    let count = accepted.clone();
-    let handle = Arc::new(handle);
-    tokio::spawn(async move {
-        loop {
-            let Ok((mut stream, _)) = listener.accept().await else {
-                return;
-            };
-            count.fetch_add(1, Ordering::SeqCst);
-            let handle = handle.clone();
-            tokio::spawn(async move {
-                let mut head = Vec::new();
-                let mut buf = [0u8; 1024];
-                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match stream.read(&mut buf).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => head.extend_from_slice(&buf[..n]),
-                    }
-                }
-                handle(stream).await;
-            });
-        }
-    });
-    (addr, accepted)
-}
 
 /// An origin that answers every request with `response` and closes.
 async fn fixed_origin(response: Vec<u8>) -> SocketAddr {
@@ -63,16 +32,6 @@ async fn fixed_origin(response: Vec<u8>) -> SocketAddr {
     })
     .await
     .0
-}
-
-fn policy(allow: &[SocketAddr]) -> FetchPolicy {
-    FetchPolicy {
-        allow_private: allow.to_vec(),
-        connect_timeout_ms: 2_000,
-        read_timeout_ms: 2_000,
-        total_timeout_ms: 10_000,
-        ..FetchPolicy::default()
-    }
 }
 
 async fn fetch_keeping(p: &FetchPolicy, url: &str) -> Result<ingest::Capture, ingest::Failed> {

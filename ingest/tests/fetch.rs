@@ -1,12 +1,14 @@
 //! The fetcher against loopback origins started here: an axum app for well-behaved pages and
 //! redirects, raw TCP servers for misbehaving ones. Nothing leaves the machine.
 
+mod common;
+
+use common::{policy, raw_origin};
 use std::collections::HashMap;
-use std::future::Future;
 use std::io::Write;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::atomic::Ordering;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use axum::extract::{Path, Query};
@@ -18,8 +20,8 @@ use axum::Router;
 use ingest::{FetchError, FetchPolicy, Fetcher};
 use md5::Md5;
 use sha2::{Digest, Sha256};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpListener;
 use url::Url;
 
 const PAGE: &str = "<!doctype html><html lang=en><head><title>Hello</title></head>\
@@ -122,51 +124,6 @@ async fn origin() -> SocketAddr {
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     addr
-}
-
-/// A raw TCP origin: `handle` gets each connection after the request head was read. Returns the
-/// address and a count of accepted connections.
-async fn raw_origin<F, Fut>(handle: F) -> (SocketAddr, Arc<AtomicUsize>)
-where
-    F: Fn(TcpStream) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = ()> + Send + 'static,
-{
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let accepted = Arc::new(AtomicUsize::new(0));
-    let count = accepted.clone();
-    let handle = Arc::new(handle);
-    tokio::spawn(async move {
-        loop {
-            let Ok((mut stream, _)) = listener.accept().await else {
-                return;
-            };
-            count.fetch_add(1, Ordering::SeqCst);
-            let handle = handle.clone();
-            tokio::spawn(async move {
-                let mut head = Vec::new();
-                let mut buf = [0u8; 1024];
-                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match stream.read(&mut buf).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => head.extend_from_slice(&buf[..n]),
-                    }
-                }
-                handle(stream).await;
-            });
-        }
-    });
-    (addr, accepted)
-}
-
-fn policy(allow: &[SocketAddr]) -> FetchPolicy {
-    FetchPolicy {
-        allow_private: allow.to_vec(),
-        connect_timeout_ms: 2_000,
-        read_timeout_ms: 2_000,
-        total_timeout_ms: 10_000,
-        ..FetchPolicy::default()
-    }
 }
 
 async fn fetch(policy: &FetchPolicy, url: &str) -> Result<ingest::Capture, FetchError> {
