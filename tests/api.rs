@@ -540,23 +540,7 @@ fn invalid_lists_or_config_refuse_to_start_naming_file_and_line() {
 /// of recruitment on a platform established in Ireland is a TCO removal order with a copy to IE.
 #[test]
 fn a_page_on_a_known_platform_is_routed_by_its_establishment() {
-    let origin = start_origin();
-    let port = origin.addr.rsplit(':').next().unwrap().to_string();
-    let data = tempdir("platform");
-    let config = data.join("triage.toml");
-    std::fs::write(&config, "[fetch]\nallowed_ports = [80, 443]\n[fetch.resolve]\n\"video.example.test\" = [\"127.0.0.1\"]\n").unwrap();
-    let server = start_server(
-        &data.join("db"),
-        &[&origin.addr],
-        &["--config", config.to_str().unwrap()],
-    );
-    let (s, acc) = post_json(
-        &server,
-        None,
-        &json!({"url": format!("http://video.example.test:{port}/ru-news.html")}),
-    );
-    assert_eq!(s, 202, "{acc}");
-    let r = wait_final(&server, acc["referral_id"].as_str().unwrap(), WAIT);
+    let (_origin, server, r) = refer_on_platform("platform");
     assert_eq!(r["status"], "routed", "{r}");
     let d = &r["decision"];
     let order = d["targets"]

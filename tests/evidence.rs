@@ -20,6 +20,22 @@ use std::time::{Duration, Instant};
 
 const WAIT: Duration = Duration::from_secs(60);
 
+/// `triage evidence export CASE --data-dir DATA --out OUT`.
+fn export(data: &Path, case: &str, out: &Path) -> Output {
+    triage(
+        &[
+            "evidence",
+            "export",
+            case,
+            "--data-dir",
+            data.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        None,
+    )
+}
+
 fn text(o: &Output) -> String {
     format!(
         "{}{}",
@@ -120,18 +136,7 @@ fn captures_are_preserved_verified_tamper_evident_and_exportable() {
 
     // Export, then check the bundle with python3 and openssl only.
     let out = data.with_extension("bundle");
-    let ex = triage(
-        &[
-            "evidence",
-            "export",
-            &case_id,
-            "--data-dir",
-            data.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-        ],
-        None,
-    );
+    let ex = export(&data, &case_id, &out);
     assert!(ex.status.success(), "{}", text(&ex));
     assert!(out.join("case.json").exists() && out.join("README.md").exists());
     if Command::new("python3").arg("--version").output().is_ok() {
@@ -144,18 +149,7 @@ fn captures_are_preserved_verified_tamper_evident_and_exportable() {
     } else {
         eprintln!("python3 not installed: the bundle's verifier was not run");
     }
-    let missing = triage(
-        &[
-            "evidence",
-            "export",
-            "no-such-case",
-            "--data-dir",
-            data.to_str().unwrap(),
-            "--out",
-            data.with_extension("none").to_str().unwrap(),
-        ],
-        None,
-    );
+    let missing = export(&data, "no-such-case", &data.with_extension("none"));
     assert_eq!(missing.status.code(), Some(1), "{}", text(&missing));
 
     // Flipped byte in the WARC file: named by capture id.
@@ -653,18 +647,7 @@ fn retention_is_extended_through_the_api_by_the_referring_agency_and_logged() {
     let v = verify(&data);
     assert!(v.status.success(), "{}", text(&v));
     let out = data.with_extension("bundle");
-    let ex = triage(
-        &[
-            "evidence",
-            "export",
-            &case_id,
-            "--data-dir",
-            data.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-        ],
-        None,
-    );
+    let ex = export(&data, &case_id, &out);
     assert!(ex.status.success(), "{}", text(&ex));
     let exported = std::fs::read_to_string(out.join("custody.jsonl")).unwrap();
     assert_eq!(

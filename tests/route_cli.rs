@@ -230,27 +230,7 @@ fn data_diff_shows_the_decisions_a_cell_changes() {
 /// A removal order's clock is counted in the metrics: due while its hour runs.
 #[test]
 fn removal_orders_due_are_counted_in_the_metrics() {
-    let origin = start_origin();
-    let port = origin.addr.rsplit(':').next().unwrap().to_string();
-    let data = tempdir("route-clocks");
-    let config = data.join("triage.toml");
-    std::fs::write(&config, "[fetch]\nallowed_ports = [80, 443]\n[fetch.resolve]\n\"video.example.test\" = [\"127.0.0.1\"]\n").unwrap();
-    let server = start_server(
-        &data.join("db"),
-        &[&origin.addr],
-        &["--config", config.to_str().unwrap()],
-    );
-    let (s, acc) = post_json(
-        &server,
-        None,
-        &serde_json::json!({"url": format!("http://video.example.test:{port}/ru-news.html")}),
-    );
-    assert_eq!(s, 202, "{acc}");
-    let r = wait_final(
-        &server,
-        acc["referral_id"].as_str().unwrap(),
-        std::time::Duration::from_secs(60),
-    );
+    let (_origin, server, r) = refer_on_platform("route-clocks");
     assert_eq!(r["status"], "routed", "{r}");
     let m = metrics(&server);
     assert_eq!(

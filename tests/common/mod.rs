@@ -253,3 +253,36 @@ pub fn triage(args: &[&str], stdin: Option<&str>) -> Output {
 pub fn stdout_of(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
+
+/// Refers the Russian fixture page as served on `video.example.test` — the domain of the
+/// fixture platform examplevideo, resolved to the loopback origin by the fetch policy's
+/// `resolve` map — with the default (French) agency, and waits until it is final. Returns the
+/// origin and server (keep them alive while reading metrics) and the final referral.
+pub fn refer_on_platform(name: &str) -> (Proc, Proc, Value) {
+    let origin = start_origin();
+    let port = origin.addr.rsplit(':').next().unwrap().to_string();
+    let data = tempdir(name);
+    let config = data.join("triage.toml");
+    std::fs::write(
+        &config,
+        "[fetch]\nallowed_ports = [80, 443]\n[fetch.resolve]\n\"video.example.test\" = [\"127.0.0.1\"]\n",
+    )
+    .unwrap();
+    let server = start_server(
+        &data.join("db"),
+        &[&origin.addr],
+        &["--config", config.to_str().unwrap()],
+    );
+    let (s, acc) = post_json(
+        &server,
+        None,
+        &serde_json::json!({"url": format!("http://video.example.test:{port}/ru-news.html")}),
+    );
+    assert_eq!(s, 202, "{acc}");
+    let r = wait_final(
+        &server,
+        acc["referral_id"].as_str().unwrap(),
+        Duration::from_secs(60),
+    );
+    (origin, server, r)
+}
