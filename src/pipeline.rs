@@ -42,6 +42,9 @@ pub struct Pipeline {
     pub metrics: Arc<Metrics>,
     /// Woken when a referral is stored, so the dispatcher need not poll.
     pub notify: Arc<Notify>,
+    /// Woken (every waiter) each time a referral ends routed or failed, so whoever awaits a
+    /// result (Kafka mode) need not poll the store.
+    pub finished: Arc<Notify>,
     pub workers: usize,
     case_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     /// Evidence, retention and liveness; `None` when evidence is turned off.
@@ -69,6 +72,7 @@ impl Pipeline {
             engine,
             metrics,
             notify,
+            finished: Arc::new(Notify::new()),
             workers,
             case_locks: Mutex::new(HashMap::new()),
             preservation: None,
@@ -185,6 +189,7 @@ impl Pipeline {
             .referrals_final
             .with_label_values(&[status])
             .inc();
+        self.finished.notify_waiters();
         tracing::info!(status, "referral finished");
     }
 

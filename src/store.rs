@@ -1156,6 +1156,21 @@ pub fn preservation_view(conn: &mut Connection, case_id: &str) -> Result<Value> 
     Ok(view)
 }
 
+/// Which of `ids` are routed or failed (read-only): what a caller awaiting results looks up.
+pub fn final_among(c: &mut Connection, ids: &[String]) -> anyhow::Result<Vec<String>> {
+    let mut out = Vec::new();
+    for chunk in ids.chunks(500) {
+        let marks = vec!["?"; chunk.len()].join(",");
+        let mut stmt = c.prepare(&format!(
+            "SELECT id FROM referrals WHERE status IN ('routed', 'failed') AND id IN ({marks})"
+        ))?;
+        let rows = stmt.query_map(rusqlite::params_from_iter(chunk.iter()), |r| r.get(0))?;
+        for r in rows {
+            out.push(r?);
+        }
+    }
+    Ok(out)
+}
 #[cfg(test)]
 mod legal_clock_tests {
     use super::*;

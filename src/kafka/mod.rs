@@ -64,7 +64,10 @@ pub async fn serve(p: Parts, shutdown: impl Future<Output = ()> + Send + 'static
         store: p.store.clone(),
         publisher,
         metrics: kmetrics,
-        waiter: Arc::new(worker::Waiter::new(p.store.clone())),
+        waiter: Arc::new(worker::Waiter::new(
+            p.store.clone(),
+            p.pipeline.finished.clone(),
+        )),
     });
     let (stop_tx, stop_rx) = watch::channel(false);
     // The dispatcher (with checkpoints, retention and liveness), as in the embedded mode.

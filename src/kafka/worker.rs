@@ -418,23 +418,27 @@ fn is_final(v: &Value) -> bool {
 
 /// Tells handlers when their referral reaches a final state in the local store. The
 /// pipeline's dispatcher does the work (claims, fetch retries at their due time, resumption
-/// after a restart); one task looks up every awaited referral at a short interval with one
-/// query, only while something is awaited.
+/// after a restart); one task looks up every awaited referral with one query when a waiter
+/// arrives and each time the pipeline finishes a referral (its `finished` signal), only while
+/// something is awaited.
 pub struct Waiter {
     store: Store,
     waiting: Mutex<HashMap<String, Vec<oneshot::Sender<()>>>>,
     wake: Notify,
+    finished: Arc<Notify>,
 }
 
-/// Interval of the look-ups while referrals are awaited.
-const WAIT_TICK: Duration = Duration::from_millis(5);
+/// Longest wait between look-ups while referrals are awaited: a safety net only, since every
+/// referral that ends routed or failed signals `finished`.
+const WAIT_TICK: Duration = Duration::from_secs(1);
 
 impl Waiter {
-    pub fn new(store: Store) -> Waiter {
+    pub fn new(store: Store, finished: Arc<Notify>) -> Waiter {
         Waiter {
             store,
             waiting: Mutex::new(HashMap::new()),
             wake: Notify::new(),
+            finished,
         }
     }
 
@@ -477,7 +481,11 @@ impl Waiter {
                     _ = shutdown.changed() => return,
                 }
             }
-            match self.store.call(move |c| final_among(c, &ids)).await {
+            // Registered before the look-up, so a referral finishing during it still wakes us.
+            let finished = self.finished.notified();
+            tokio::pin!(finished);
+            finished.as_mut().enable();
+            match self.store.call(move |c| store::final_among(c, &ids)).await {
                 Ok(done) => {
                     let mut w = self.waiting.lock().expect("waiters");
                     for id in done {
@@ -489,25 +497,11 @@ impl Waiter {
                 Err(e) => tracing::warn!(error = %format!("{e:#}"), "cannot read referral states"),
             }
             tokio::select! {
+                _ = &mut finished => {}
+                _ = self.wake.notified() => {}
                 _ = tokio::time::sleep(WAIT_TICK) => {}
                 _ = shutdown.changed() => return,
             }
         }
     }
-}
-
-/// Which of `ids` are routed or failed (read-only, on the store's referrals table).
-fn final_among(c: &mut rusqlite::Connection, ids: &[String]) -> anyhow::Result<Vec<String>> {
-    let mut out = Vec::new();
-    for chunk in ids.chunks(500) {
-        let marks = vec!["?"; chunk.len()].join(",");
-        let mut stmt = c.prepare(&format!(
-            "SELECT id FROM referrals WHERE status IN ('routed', 'failed') AND id IN ({marks})"
-        ))?;
-        let rows = stmt.query_map(rusqlite::params_from_iter(chunk.iter()), |r| r.get(0))?;
-        for r in rows {
-            out.push(r?);
-        }
-    }
-    Ok(out)
 }
