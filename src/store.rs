@@ -1171,6 +1171,7 @@ pub fn final_among(c: &mut Connection, ids: &[String]) -> anyhow::Result<Vec<Str
     }
     Ok(out)
 }
+
 #[cfg(test)]
 mod legal_clock_tests {
     use super::*;

@@ -800,15 +800,12 @@ impl Builder {
             );
             return None;
         }
-        let weight = weight.unwrap_or(1.0);
-        if !(weight.is_finite() && weight > 0.0) {
-            self.problem(
-                file,
-                line,
-                format!("entry {id:?}: weight {weight} must be a positive number"),
-            );
+        // The loader's rule, so a hand-built list set is held to what a file on disk is.
+        if let Err(m) = shared::lists::check_weight(weight) {
+            self.problem(file, line, format!("entry {id:?}: {m}"));
             return None;
         }
+        let weight = weight.unwrap_or(1.0);
         let text_start = self.strings.len();
         if text_start + id.len() + term.len() > u32::MAX as usize {
             self.problem(
@@ -1320,6 +1317,24 @@ mod tests {
         let r = c.classify(&Document::text(doc));
         assert_eq!(texts(&r), [("r1", "T.ME/Example_Channel")]);
         assert_eq!(r.categories[0].score, 1.0);
+    }
+
+    #[test]
+    fn hand_built_lists_are_held_to_the_loaders_weight_rule() {
+        let mut heavy = kw("heavy", "term", MatchMode::Word);
+        heavy.weight = Some(11.0);
+        heavy.line = 4;
+        let err = Classifier::new(&ListSet {
+            lists: vec![keywords("kw", false, vec![heavy])],
+        })
+        .unwrap_err();
+        let lines: Vec<String> = err.problems.iter().map(|p| p.to_string()).collect();
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert!(
+            lines[0].starts_with("lists/kw/entries.jsonl:4: entry \"heavy\"")
+                && lines[0].contains("outside (0, 10]"),
+            "{lines:?}"
+        );
     }
 
     #[test]

@@ -702,7 +702,8 @@ pub fn line_of(text: &str, offset: usize) -> usize {
         + 1
 }
 
-fn check_weight(w: Option<f64>) -> Result<(), String> {
+/// The weight rule every keyword and regex entry follows: absent, or in (0, 10].
+pub fn check_weight(w: Option<f64>) -> Result<(), String> {
     match w {
         Some(w) if !(w.is_finite() && w > 0.0 && w <= 10.0) => {
             Err(format!("weight {w} is outside (0, 10]"))
