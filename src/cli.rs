@@ -466,7 +466,7 @@ fn fetch_cmd(allow_private: Vec<String>, config: Option<PathBuf>, url: &str) -> 
 fn fetch_error(e: &ingest::FetchError) -> CliError {
     let code = match e.kind() {
         _ if e.is_policy_refusal() => 3,
-        "invalid_url" => 1,
+        "invalid_url" | "too_long" => 1,
         "config" => 2,
         _ => 4,
     };

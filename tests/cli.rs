@@ -127,6 +127,12 @@ fn fetch_prints_the_capture_and_refusals_exit_3() {
     let out = triage(&["fetch", "http://user:pw@example.test/"], None);
     assert_eq!(out.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&out.stderr).starts_with("triage: "));
+    // An over-long URL is input rejected with the same kind the API gives it.
+    let long = format!("http://example.test/{}", "a".repeat(10_000));
+    let out = triage(&["--json", "fetch", &long], None);
+    assert_eq!(out.status.code(), Some(1));
+    let e: Value = serde_json::from_str(&stdout_of(&out)).unwrap();
+    assert_eq!(e["error"]["kind"], "too_long", "{e}");
 }
 
 #[test]

@@ -367,6 +367,10 @@ pub fn parse_target(input: &str) -> Result<Url, FetchError> {
     shared::url::canonical_url(input).map_err(|e| match e {
         UrlError::Scheme(scheme) => FetchError::Scheme { at: at(), scheme },
         UrlError::Userinfo => FetchError::Userinfo { at: at() },
+        too_long @ UrlError::TooLong(_) => FetchError::TooLong {
+            what: format!("{input:?}"),
+            reason: too_long.to_string(),
+        },
         other => FetchError::InvalidUrl {
             what: format!("{input:?}"),
             reason: other.to_string(),
