@@ -1,11 +1,11 @@
 //! The compiled lists and the matching of one document against them.
 
 use crate::index::{parse_hex_digest, Md5Set, PdqIndex, Sha256Set};
+use crate::keywords::{boundaries_ok, Keywords};
 use crate::langid;
 use crate::normalize::{look_alike_variant, normalize};
 use crate::pdq::{bits_from_hex, Dihedral, DihedralHashes, PdqBits};
 use crate::score::{self, Counted};
-use aho_corasick::AhoCorasick;
 use regex::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
 use shared::lists::EntryState;
 use shared::lists::{
@@ -165,21 +165,6 @@ struct EntryInfo {
     expires: Option<i64>,
 }
 
-struct Keywords {
-    automaton: AhoCorasick,
-    /// Entries behind each automaton pattern (one normalised term may be in several lists):
-    /// pattern `p`'s are `owners[owner_starts[p]..owner_starts[p + 1]]`.
-    owner_starts: Vec<u32>,
-    owners: Vec<u32>,
-}
-
-impl Keywords {
-    fn owners_of(&self, pattern: usize) -> &[u32] {
-        let (a, b) = (self.owner_starts[pattern], self.owner_starts[pattern + 1]);
-        &self.owners[a as usize..b as usize]
-    }
-}
-
 struct RegexList {
     set: RegexSet,
     /// One per pattern of the set, for the spans.
@@ -292,12 +277,15 @@ impl Classifier {
         let mut push = |entry: usize, range: Option<Range<usize>>| record(entry, range, None);
 
         if let Some(kw) = &c.keywords {
-            // Overlapping search: every term is found even inside or across another one.
-            for m in kw.automaton.find_overlapping_iter(norm.text.as_str()) {
-                for &e in kw.owners_of(m.pattern().as_usize()) {
+            // Every term is found even inside or across another one, in the order of one
+            // overlapping search (by end), so the per-entry cap keeps the same occurrences.
+            let mut found = Vec::new();
+            kw.find(&norm.text, &mut found);
+            for (end, start, pattern) in found {
+                for &e in kw.owners_of(pattern) {
                     let e = e as usize;
-                    if boundaries_ok(&norm.text, m.start(), m.end(), c.entries[e].mode) {
-                        push(e, Some(m.start()..m.end()));
+                    if boundaries_ok(&norm.text, start, end, c.entries[e].mode) {
+                        push(e, Some(start..end));
                     }
                 }
             }
@@ -410,41 +398,6 @@ impl Classifier {
             categories,
         }
     }
-}
-
-/// Whether a hit at `start..end` of normalised `text` respects the entry's match mode. A
-/// boundary only applies where the term itself begins or ends with a letter or digit (like
-/// `\b`), and never next to scripts written without spaces.
-fn boundaries_ok(text: &str, start: usize, end: usize, mode: MatchMode) -> bool {
-    let start_ok = || {
-        edge_ok(
-            text[..start].chars().next_back(),
-            text[start..].chars().next(),
-        )
-    };
-    let end_ok = || edge_ok(text[end..].chars().next(), text[..end].chars().next_back());
-    match mode {
-        MatchMode::Substring => true,
-        MatchMode::Prefix => start_ok(),
-        MatchMode::Word => start_ok() && end_ok(),
-    }
-}
-
-fn edge_ok(outside: Option<char>, inside: Option<char>) -> bool {
-    match (outside, inside) {
-        (Some(o), Some(i)) if o.is_alphanumeric() && i.is_alphanumeric() => {
-            written_without_spaces(o) || written_without_spaces(i)
-        }
-        _ => true,
-    }
-}
-
-/// Han, Hiragana, Katakana (and Thai, Lao, Myanmar, Khmer): no spaces between words, so
-/// every match there is a substring match.
-fn written_without_spaces(c: char) -> bool {
-    matches!(c as u32,
-        0x0E00..=0x0EFF | 0x1000..=0x109F | 0x1780..=0x17FF | 0x3040..=0x30FF | 0x31F0..=0x31FF
-        | 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xF900..=0xFAFF | 0xFF66..=0xFF9F | 0x20000..=0x3FFFF)
 }
 
 impl Compiled {
@@ -609,6 +562,15 @@ impl Builder {
     }
 
     fn add_keywords(&mut self, list: &List, entries: &[KeywordEntry]) {
+        // Sized once: grown by doubling, a million entries would leave up to twice the room
+        // they need (and a copy of them at each step).
+        let enabled = || entries.iter().filter(|k| k.enabled);
+        self.entries.reserve(enabled().count());
+        self.strings
+            .reserve(enabled().map(|k| k.id.len() + k.term.len()).sum());
+        self.pattern_text
+            .reserve(enabled().map(|k| k.term.len()).sum());
+        self.patterns.reserve(enabled().count());
         for k in entries.iter().filter(|k| k.enabled) {
             let Some(e) = self.entry(
                 list,
@@ -847,48 +809,18 @@ impl Builder {
             .push((start as u32, pattern.len() as u32, entry as u32));
     }
 
-    /// The automaton over the distinct patterns, and each one's owners.
+    /// The keyword search over the patterns (see [`Keywords`]).
     fn keywords(&mut self) -> Option<Keywords> {
-        if self.patterns.is_empty() {
-            return None;
-        }
         let text = std::mem::take(&mut self.pattern_text);
-        let mut patterns = std::mem::take(&mut self.patterns);
-        let slice = |&(s, l, _): &(u32, u32, u32)| &text[s as usize..(s + l) as usize];
-        patterns.sort_unstable_by(|a, b| slice(a).cmp(slice(b)).then(a.2.cmp(&b.2)));
-        patterns.dedup_by(|a, b| a.2 == b.2 && slice(a) == slice(b));
-        let mut distinct: Vec<(u32, u32)> = Vec::new();
-        let mut owner_starts: Vec<u32> = Vec::new();
-        let mut owners: Vec<u32> = Vec::with_capacity(patterns.len());
-        for (i, p) in patterns.iter().enumerate() {
-            if i == 0 || slice(&patterns[i - 1]) != slice(p) {
-                distinct.push((p.0, p.1));
-                owner_starts.push(owners.len() as u32);
-            }
-            owners.push(p.2);
-        }
-        owner_starts.push(owners.len() as u32);
-        drop(patterns);
-        distinct.shrink_to_fit();
-        owner_starts.shrink_to_fit();
-        let built = AhoCorasick::builder()
-            .match_kind(aho_corasick::MatchKind::Standard)
-            .build(
-                distinct
-                    .iter()
-                    .map(|&(s, l)| &text.as_bytes()[s as usize..(s + l) as usize]),
-            );
-        match built {
-            Ok(automaton) => Some(Keywords {
-                automaton,
-                owner_starts,
-                owners,
-            }),
-            Err(err) => {
+        let patterns = std::mem::take(&mut self.patterns);
+        let entries = &self.entries;
+        match Keywords::build(&text, patterns, |e| entries[e as usize].mode) {
+            Ok(k) => k,
+            Err(message) => {
                 self.problems.push(Problem {
                     file: PathBuf::from("(all keyword lists)"),
                     line: None,
-                    message: format!("keyword automaton refused: {err}"),
+                    message,
                 });
                 None
             }

@@ -4,7 +4,9 @@
 //! Map of the crate:
 //!
 //! - [`Classifier`] — built once from a [`ListSet`](shared::lists::ListSet) by
-//!   [`Classifier::new`]: one Aho-Corasick automaton over every normalised keyword, a regex set
+//!   [`Classifier::new`]: the keyword search (a trie of word and prefix terms walked from
+//!   word starts, a trie of the rest walked from every character, Aho-Corasick for terms
+//!   over 64 bytes; see `keywords.rs`), a regex set
 //!   per regex list, sorted SHA-256/MD5 sets, a PDQ index and a canonical-URL map. Building is where things fail (a regex
 //!   too big, a term that normalises to nothing), with file and line; the result is an `Arc`,
 //!   cheap to clone and `Send + Sync`.
@@ -17,12 +19,13 @@
 //! - [`langid`] — the document's language and the shares of a mixed one, behind one
 //!   `detect` function so a better detector can slot in.
 //!
-//! Data moves: text → `normalize` → automaton and regexes → hits in normalised coordinates →
+//! Data moves: text → `normalize` → keyword search and regexes → hits in normalised coordinates →
 //! negative lists suppress overlapping hits → spans mapped back → category scores; text →
 //! `langid` alongside (on its own lighter fold, which keeps Urdu and Persian letters apart).
 
 mod classifier;
 pub mod index;
+mod keywords;
 pub mod langid;
 pub mod normalize;
 pub mod pdq;
