@@ -2,19 +2,18 @@
 //!
 //! | method and path | who | does |
 //! |---|---|---|
-//! | `GET /v1/lists` | any agency | the set version and every list: provenance, counts, matches, quarantined entries |
+//! | `GET /v1/lists` | analyst, partner, operator, admin | the set version and every list: provenance, counts, matches, quarantined entries |
 //! | `POST /v1/lists/reload` | admin | reads the lists directory again and swaps it in; 422 with every problem (file, line) if it is bad, and the old set keeps serving |
-//! | `GET /v1/lists/quarantine` | any agency | entries held in flood quarantine |
+//! | `GET /v1/lists/quarantine` | analyst, partner, operator, admin | entries held in flood quarantine |
 //! | `POST /v1/lists/quarantine/{list}/{entry}/release` | admin | lets a held entry match again |
 //!
-//! Admin means the bearer token of an agency with `admin = true` in the config; the token-less
-//! default agency never is one.
+//! Roles are those of the bearer token (`src/auth/`); reloads and releases are audited.
 
-use crate::config::{Agency, Config};
+use crate::auth::{Permission, Principal};
 use crate::quarantine;
-use crate::server::{agency, ApiError, AppState};
+use crate::server::{ApiError, AppState};
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -29,33 +28,22 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/lists/quarantine/{list}/{entry}/release", post(release))
 }
 
-fn admin<'a>(config: &'a Config, headers: &HeaderMap) -> Result<&'a Agency, ApiError> {
-    let a = agency(config, headers)?;
-    if headers.get(header::AUTHORIZATION).is_none() {
-        return Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "this endpoint needs the bearer token of an admin agency",
-        ));
-    }
-    if !a.admin {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            format!(
-                "agency {:?} is not an admin (admin = true in its config entry)",
-                a.id
-            ),
-        ));
-    }
-    Ok(a)
+/// The principal of the request if it holds `p` (401/403/429 otherwise).
+async fn principal(
+    st: &AppState,
+    headers: &HeaderMap,
+    p: Permission,
+) -> Result<Principal, ApiError> {
+    let who = st.auth.from_headers(headers).await?;
+    st.auth.require(&who, p)?;
+    Ok(who)
 }
 
 async fn list_lists(
     State(st): State<AppState>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    agency(&st.config, &headers)?;
+    principal(&st, &headers, Permission::ViewLists).await?;
     let loaded = st.engine.lists.current();
     let now = chrono::Utc::now();
     let lists: Vec<Value> = loaded
@@ -94,8 +82,8 @@ async fn list_lists(
 }
 
 async fn reload(State(st): State<AppState>, headers: HeaderMap) -> Response {
-    let who = match admin(&st.config, &headers) {
-        Ok(a) => a.id.clone(),
+    let who = match principal(&st, &headers, Permission::ManageLists).await {
+        Ok(w) => w,
         Err(e) => return e.into_response(),
     };
     let lists = st.engine.lists.clone();
@@ -107,12 +95,32 @@ async fn reload(State(st): State<AppState>, headers: HeaderMap) -> Response {
     };
     match outcome {
         Ok(r) => {
-            tracing::info!(by = %who, changed = r.changed, set_version = %r.set_version, previous = %r.previous_set_version,
+            if let Err(e) = st
+                .auth
+                .audit(&who, "api", "lists.reload", None, json!({"outcome": if r.changed { "swapped" } else { "unchanged" }, "set_version": r.set_version, "previous": r.previous_set_version}))
+                .await
+            {
+                return e.into_response();
+            }
+            tracing::info!(by = %who.token_id, changed = r.changed, set_version = %r.set_version, previous = %r.previous_set_version,
                 lists = r.lists, entries = r.entries, took_ms = r.took_ms, "lists reloaded (HTTP)");
             Json(serde_json::to_value(&r).expect("serialisable")).into_response()
         }
         Err(refused) => {
-            tracing::error!(by = %who, problems = refused.problems.len(), "list reload refused; the previous set keeps serving:\n{refused}");
+            if let Err(e) = st
+                .auth
+                .audit(
+                    &who,
+                    "api",
+                    "lists.reload",
+                    None,
+                    json!({"outcome": "rejected", "problems": refused.problems.len()}),
+                )
+                .await
+            {
+                return e.into_response();
+            }
+            tracing::error!(by = %who.token_id, problems = refused.problems.len(), "list reload refused; the previous set keeps serving:\n{refused}");
             let problems: Vec<Value> = refused
                 .problems
                 .iter()
@@ -134,7 +142,7 @@ async fn reload(State(st): State<AppState>, headers: HeaderMap) -> Response {
 }
 
 async fn held(State(st): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
-    agency(&st.config, &headers)?;
+    principal(&st, &headers, Permission::ViewLists).await?;
     Ok(Json(json!({
         "limit_distinct_urls_per_hour": st.engine.quarantine.limit(),
         "entries": st.engine.quarantine.held(),
@@ -146,7 +154,7 @@ async fn release(
     headers: HeaderMap,
     Path((list, entry)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
-    let who = admin(&st.config, &headers)?.id.clone();
+    let who = principal(&st, &headers, Permission::ManageLists).await?;
     let Some(h) = st.engine.quarantine.release(&list, &entry) else {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
@@ -160,6 +168,15 @@ async fn release(
         .await
         .map_err(ApiError::internal)?;
     st.engine.quarantine.publish(&st.metrics);
-    tracing::info!(by = %who, list = %list, entry = %entry, "quarantined list entry released");
+    st.auth
+        .audit(
+            &who,
+            "api",
+            "quarantine.release",
+            None,
+            json!({"list": list, "entry": entry}),
+        )
+        .await?;
+    tracing::info!(by = %who.token_id, list = %list, entry = %entry, "quarantined list entry released");
     Ok(Json(json!({"released": h})))
 }

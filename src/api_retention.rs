@@ -5,8 +5,8 @@
 //! retention never shortens: a date before the one in force is 409 `retention_shorter`, the
 //! same date is 200 with `"changed": false`.
 //!
-//! **Who**: a bearer token is required (the token-less default agency cannot), and the agency
-//! must have referred the case or be an admin. Keeping evidence is part of the referring
+//! **Who**: an analyst token of an agency that referred the case, or an admin token (a case
+//! outside the token's scope is 404, as if missing). Every extension is audited. Keeping evidence is part of the referring
 //! unit's own investigation or a court's order served on it; another agency that merely sees
 //! the case has no standing to hold it.
 //!
@@ -15,10 +15,11 @@
 //! reason. Keeping longer is the safe side: if the log append fails, the extension holds and
 //! the request answers 500.
 
-use crate::server::{agency, ApiError, AppState};
+use crate::auth::{Permission, Role};
+use crate::server::{ApiError, AppState};
 use crate::store::{self, RetentionChange};
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
@@ -49,14 +50,8 @@ async fn extend(
     Path(case_id): Path<String>,
     body: axum::body::Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    let who = agency(&st.config, &headers)?;
-    if headers.get(header::AUTHORIZATION).is_none() {
-        return Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "changing a case's retention needs the bearer token of the agency that referred it, or of an admin",
-        ));
-    }
+    let who = st.auth.from_headers(&headers).await?;
+    st.auth.require(&who, Permission::ExtendRetention)?;
     let invalid = |m: String| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body", m);
     let value: Value = serde_json::from_slice(&body).map_err(|e| {
         ApiError::new(
@@ -73,10 +68,13 @@ async fn extend(
     }
 
     // The case, who referred it, and the retention in force now.
-    let (id, agency_id) = (case_id.clone(), who.id.clone());
+    let (id, agency_id, scope) = (case_id.clone(), who.agency.clone(), who.scope());
     let (in_force, referred) = st
         .store
         .call(move |c| {
+            if !store::case_in_scope(c, &id, &scope)? {
+                return Ok((None, false));
+            }
             let in_force = store::retention_in_force(c, &id)?;
             let referred = c.query_row(
                 "SELECT EXISTS(SELECT 1 FROM referrals WHERE case_id = ?1 AND agency = ?2)",
@@ -94,15 +92,15 @@ async fn extend(
             "no case with that id",
         ));
     };
-    if !referred && !who.admin {
-        return Err(ApiError::new(
+    if !referred && who.role != Role::Admin {
+        return Err(st.auth.forbidden(ApiError::new(
             StatusCode::FORBIDDEN,
             "forbidden",
             format!(
                 "agency {:?} has not referred case {case_id}; only an agency that referred it, or an admin, may change its retention",
-                who.id
+                who.agency
             ),
-        ));
+        )));
     }
 
     let now = Utc::now();
@@ -138,8 +136,9 @@ async fn extend(
     }
     let until_s = crate::evidence::ts(until);
     let detail = format!(
-        "retention extended to {until_s} by agency {} through the API{}",
-        who.id,
+        "retention extended to {until_s} by agency {} (token {}) through the API{}",
+        who.agency,
+        who.token_id,
         if reason.is_empty() {
             String::new()
         } else {
@@ -183,7 +182,16 @@ async fn extend(
                 ),
                 None => None,
             };
-            tracing::info!(case_id = %case_id, agency = %who.id, previous = ?previous, retain_until = %in_force, custody_seq = ?seq, "retention extended");
+            st.auth
+                .audit(
+                    &who,
+                    "api",
+                    "retention.extend",
+                    Some(&case_id),
+                    json!({"previous": previous, "retain_until": in_force, "reason": reason, "custody_seq": seq}),
+                )
+                .await?;
+            tracing::info!(case_id = %case_id, agency = %who.agency, previous = ?previous, retain_until = %in_force, custody_seq = ?seq, "retention extended");
             Ok(Json(json!({
                 "case_id": case_id,
                 "retain_until": in_force,

@@ -93,6 +93,11 @@ enum Command {
         #[command(subcommand)]
         command: crate::cmd_evidence::EvidenceCommand,
     },
+    /// Accounts: API tokens (create, list, revoke, rotate) and the audit log.
+    Admin {
+        #[command(subcommand)]
+        command: crate::cmd_admin::AdminCommand,
+    },
     /// Demo and test helpers.
     Fixtures {
         #[command(subcommand)]
@@ -232,6 +237,7 @@ fn run(command: Command) -> CliResult {
         }
         Command::Eval { command } => crate::cmd_eval::run(command),
         Command::Evidence { command } => crate::cmd_evidence::run(command),
+        Command::Admin { command } => crate::cmd_admin::run(command),
         Command::Fixtures {
             command: FixturesCommand::Serve { dir, listen },
         } => {

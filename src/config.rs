@@ -22,10 +22,17 @@ pub struct Config {
     pub workers: usize,
     /// `text` or `json` logs on stderr.
     pub log_format: LogFormat,
-    /// The agency a request without a token refers as. The embedded default has one demo
-    /// agency so that a newcomer can submit without setting up credentials.
+    /// The agency the bootstrap admin token (made on first start) belongs to, and the one
+    /// `triage admin` records as acting. Every request needs a token (see `src/auth/`).
     pub default_agency: Option<String>,
+    /// The agencies (`[[agencies]] id, jurisdiction`); tokens are made per agency with
+    /// `triage admin token create` and stored hashed in the database, never in this file.
     pub agencies: Vec<Agency>,
+    /// Rate limits (`[limits]`): per token, and failed authentications per address.
+    pub limits: LimitsConfig,
+    /// Origins that may call the API from a browser (CORS). Empty (the default): no
+    /// `Access-Control-*` header is ever sent.
+    pub cors_allowed_origins: Vec<String>,
     /// Largest request body accepted by the API, in bytes.
     pub max_body_bytes: usize,
     /// Most referrals in one batch request.
@@ -67,6 +74,30 @@ impl Default for ListsConfig {
     }
 }
 
+/// `[limits]`: request rates. A token over its rate gets 429 with `Retry-After`; an address
+/// that fails authentication more than `failed_auth_per_minute` times gets 429 on everything
+/// but the probes until its allowance refills.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    /// Sustained requests per second per token (0 turns the limit off).
+    pub requests_per_second: f64,
+    /// Requests a token may make at once above the sustained rate.
+    pub burst: u32,
+    /// Failed authentications allowed per remote address per minute (0 turns it off).
+    pub failed_auth_per_minute: u32,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            requests_per_second: 50.0,
+            burst: 100,
+            failed_auth_per_minute: 30,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LogFormat {
@@ -80,15 +111,23 @@ pub struct Agency {
     pub id: String,
     /// ISO 3166-1 alpha-2 (`UK` is read as `GB`).
     pub jurisdiction: String,
-    /// Bearer token this agency authenticates with (hashed, per-agency tokens come with the
-    /// accounts work; until then keep this file private).
+    /// Refused: tokens used to live here in clear. Read only to say what to do instead.
     #[serde(default)]
-    pub token: Option<String>,
-    /// May reload the lists and release quarantined entries (`POST /v1/lists/reload`, …).
-    /// Until accounts and roles exist this flag is the admin role; it needs a `token`, so the
-    /// token-less default agency is never an admin.
+    pub token: Option<toml::Value>,
+    /// Refused: the admin flag became the `admin` role of a token.
     #[serde(default)]
-    pub admin: bool,
+    pub admin: Option<toml::Value>,
+}
+
+impl Agency {
+    pub fn new(id: &str, jurisdiction: &str) -> Agency {
+        Agency {
+            id: id.into(),
+            jurisdiction: jurisdiction.into(),
+            token: None,
+            admin: None,
+        }
+    }
 }
 
 impl Default for Config {
@@ -101,12 +140,9 @@ impl Default for Config {
             workers: 16,
             log_format: LogFormat::Text,
             default_agency: Some("demo-unit".into()),
-            agencies: vec![Agency {
-                id: "demo-unit".into(),
-                jurisdiction: "FR".into(),
-                token: None,
-                admin: false,
-            }],
+            agencies: vec![Agency::new("demo-unit", "FR")],
+            limits: LimitsConfig::default(),
+            cors_allowed_origins: Vec::new(),
             max_body_bytes: 1024 * 1024,
             max_batch: 1000,
             want_evidence: false,
@@ -198,7 +234,6 @@ impl Config {
             return bad("max_batch must be at least 1".into());
         }
         let mut ids = std::collections::HashSet::new();
-        let mut tokens = std::collections::HashSet::new();
         for (i, a) in self.agencies.iter().enumerate() {
             if a.id.trim().is_empty() {
                 return bad(format!("agencies[{i}].id is empty"));
@@ -212,19 +247,43 @@ impl Config {
                     a.jurisdiction
                 ));
             }
-            if a.admin && a.token.is_none() {
+            if a.token.is_some() {
                 return bad(format!(
-                    "agencies[{i}] {:?} has admin = true but no token; admin actions need one",
+                    "agencies[{i}].token is no longer read: tokens are stored hashed in the database; remove it and run `triage admin token create --agency {} --role analyst` (or submitter, partner, …)",
                     a.id
                 ));
             }
-            if let Some(t) = &a.token {
-                if t.len() < 16 {
-                    return bad(format!("agencies[{i}].token is shorter than 16 characters"));
-                }
-                if !tokens.insert(t.as_str()) {
-                    return bad(format!("agencies[{i}].token is used by another agency too"));
-                }
+            if a.admin.is_some() {
+                return bad(format!(
+                    "agencies[{i}].admin is no longer read: admin is a token role; remove it and run `triage admin token create --agency {} --role admin`",
+                    a.id
+                ));
+            }
+        }
+        if !self.limits.requests_per_second.is_finite()
+            || self.limits.requests_per_second < 0.0
+            || self.limits.requests_per_second > 1_000_000.0
+        {
+            return bad(format!(
+                "limits.requests_per_second = {} must be between 0 (no limit) and 1000000",
+                self.limits.requests_per_second
+            ));
+        }
+        if self.limits.burst == 0 {
+            return bad("limits.burst must be at least 1".into());
+        }
+        for (i, o) in self.cors_allowed_origins.iter().enumerate() {
+            let ok = url::Url::parse(o).is_ok_and(|u| {
+                matches!(u.scheme(), "http" | "https")
+                    && u.host().is_some()
+                    && u.path() == "/"
+                    && u.query().is_none()
+                    && !o.ends_with('/')
+            });
+            if !ok {
+                return bad(format!(
+                    "cors_allowed_origins[{i}] {o:?} is not an origin like https://host or https://host:port"
+                ));
             }
         }
         if self.lists.quarantine_distinct_urls_per_hour > 100_000 {
@@ -248,28 +307,14 @@ impl Config {
         Ok(())
     }
 
-    /// The agency a bearer token belongs to; with no token, the default agency.
-    pub fn agency_for(&self, token: Option<&str>) -> Option<&Agency> {
-        match token {
-            Some(t) => self
-                .agencies
-                .iter()
-                .find(|a| a.token.as_deref().is_some_and(|x| constant_eq(x, t))),
-            None => {
-                let d = self.default_agency.as_deref()?;
-                self.agencies.iter().find(|a| a.id == d)
-            }
+    /// The agency `triage admin` and the bootstrap admin token act as: `default_agency`, or
+    /// the first agency.
+    pub fn admin_agency(&self) -> Option<&crate::config::Agency> {
+        match self.default_agency.as_deref() {
+            Some(d) => self.agencies.iter().find(|a| a.id == d),
+            None => self.agencies.first(),
         }
     }
-}
-
-/// Compares secrets without an early exit on the first differing byte.
-fn constant_eq(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
 }
 
 #[cfg(test)]
@@ -294,12 +339,7 @@ mod tests {
     #[test]
     fn agencies_are_checked() {
         let mut c = Config::default();
-        c.agencies.push(Agency {
-            id: "x".into(),
-            jurisdiction: "France".into(),
-            token: None,
-            admin: false,
-        });
+        c.agencies.push(Agency::new("x", "France"));
         assert!(c
             .validate()
             .unwrap_err()
@@ -313,38 +353,68 @@ mod tests {
     }
 
     #[test]
-    fn tokens_pick_agencies() {
-        let mut c = Config::default();
-        c.agencies.push(Agency {
-            id: "de-bka".into(),
-            jurisdiction: "DE".into(),
-            token: Some("0123456789abcdef-de".into()),
-            admin: false,
-        });
-        assert_eq!(
-            c.agency_for(Some("0123456789abcdef-de")).unwrap().id,
-            "de-bka"
+    fn old_token_and_admin_fields_are_refused_with_directions() {
+        let dir = std::env::temp_dir().join(format!("triage-config-old-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("old.toml");
+        std::fs::write(
+            &f,
+            "[[agencies]]\nid = 'ops'\njurisdiction = 'FR'\ntoken = '0123456789abcdef-ops'\n",
+        )
+        .unwrap();
+        let err = Config::load(Some(&f)).unwrap_err().to_string();
+        assert!(
+            err.contains("agencies[0].token is no longer read")
+                && err.contains("triage admin token create --agency ops"),
+            "{err}"
         );
-        assert!(c.agency_for(Some("wrong-token-wrong-token")).is_none());
-        assert_eq!(c.agency_for(None).unwrap().id, "demo-unit");
+        std::fs::write(
+            &f,
+            "[[agencies]]\nid = 'ops'\njurisdiction = 'FR'\nadmin = true\n",
+        )
+        .unwrap();
+        let err = Config::load(Some(&f)).unwrap_err().to_string();
+        assert!(
+            err.contains("agencies[0].admin") && err.contains("--role admin"),
+            "{err}"
+        );
+        std::fs::write(
+            &f,
+            "default_agency = 'ops'\n[[agencies]]\nid = 'ops'\njurisdiction = 'FR'\n",
+        )
+        .unwrap();
+        Config::load(Some(&f)).unwrap();
     }
 
     #[test]
-    fn admins_need_a_token_and_the_quarantine_limit_is_bounded() {
-        let mut c = Config::default();
-        assert!(!c.agencies[0].admin);
-        c.agencies[0].admin = true;
-        let err = c.validate().unwrap_err().to_string();
-        assert!(err.contains("admin = true but no token"), "{err}");
-        c.agencies[0].token = Some("0123456789abcdef-admin".into());
-        c.validate().unwrap();
-        c.lists.quarantine_distinct_urls_per_hour = 100_001;
-        assert!(c.validate().is_err());
+    fn limits_and_cors_are_checked() {
         let parsed: Config = toml::from_str(
-            "[lists]\nquarantine_distinct_urls_per_hour = 5\n[[agencies]]\nid = 'ops'\njurisdiction = 'FR'\ntoken = '0123456789abcdef-ops'\nadmin = true\n",
+            "cors_allowed_origins = ['https://ui.example.org']\n[limits]\nrequests_per_second = 2.5\nburst = 5\n[lists]\nquarantine_distinct_urls_per_hour = 5\n",
         )
         .unwrap();
+        parsed.validate().unwrap();
+        assert_eq!(parsed.limits.burst, 5);
         assert_eq!(parsed.lists.quarantine_distinct_urls_per_hour, 5);
-        assert!(parsed.agencies[0].admin);
+        let mut c = Config {
+            cors_allowed_origins: vec!["https://ui.example.org/app".into()],
+            ..Config::default()
+        };
+        assert!(c
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("cors_allowed_origins[0]"));
+        c.cors_allowed_origins = vec!["*".into()];
+        assert!(c.validate().is_err());
+        let mut c = Config::default();
+        c.limits.requests_per_second = -1.0;
+        assert!(c
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("limits.requests_per_second"));
+        let mut c = Config::default();
+        c.lists.quarantine_distinct_urls_per_hour = 100_001;
+        assert!(c.validate().is_err());
     }
 }

@@ -7,7 +7,9 @@
 
 mod api_lists;
 mod api_retention;
+mod auth;
 mod cli;
+mod cmd_admin;
 mod cmd_eval;
 mod cmd_evidence;
 mod cmd_lists;

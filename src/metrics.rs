@@ -39,6 +39,11 @@ pub struct Metrics {
     // Images of pages (PDQ and digests).
     pub images: IntCounterVec,
     pub pdq_hashes: IntCounterVec,
+    // Accounts and audit.
+    pub auth_denials: IntCounterVec,
+    pub auth_rate_limited: IntCounterVec,
+    pub audit_entries: IntCounterVec,
+    pub audit_failures: IntCounter,
 }
 
 fn counter(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
@@ -129,6 +134,14 @@ impl Metrics {
             },
             images: counter(&r, "triage_images_total", "Images of pages (and contents that are images), by outcome: hashed, undecodable (fetched, but no PDQ hash within the decode limits), http_error, refused (by the fetch policy), failed, skipped (over max_images_per_page), invalid (not a URL).", &["outcome"]),
             pdq_hashes: counter(&r, "triage_pdq_hashes_total", "PDQ hashes computed, by quality: below_50 (never matched), 50_to_79, 80_to_100.", &["quality"]),
+            auth_denials: counter(&r, "triage_auth_denials_total", "Requests refused by authentication or authorisation, by reason: missing, malformed, unknown, expired, revoked, unknown_agency (401) and forbidden (403).", &["reason"]),
+            auth_rate_limited: counter(&r, "triage_auth_rate_limited_total", "Requests answered 429, by kind: token (over its request rate), address (too many failed authentications).", &["kind"]),
+            audit_entries: counter(&r, "triage_audit_entries_total", "Audit log entries written by this process, by action (other for actions this build does not name).", &["action"]),
+            audit_failures: {
+                let c = IntCounter::new("triage_audit_failures_total", "Audit entries that could not be written (the request answered 500).").expect("valid metric");
+                r.register(Box::new(c.clone())).expect("metric registered once");
+                c
+            },
             registry: r,
         }
     }

@@ -64,6 +64,7 @@ pub fn serve(args: ServeArgs) -> CliResult {
         })
         .map_err(|e| CliError::external("store", format!("{e:#}")))?;
     quarantine.restore(held);
+    let auth = Arc::new(bootstrap_auth(&config, &store, metrics.clone())?);
     quarantine.publish(&metrics);
     metrics
         .rules_info
@@ -112,14 +113,15 @@ pub fn serve(args: ServeArgs) -> CliResult {
         let pipeline = Arc::new(Pipeline::new(store.clone(), engine.clone(), metrics.clone(), notify.clone(), config.workers).with_preservation(preservation).with_retry(config.retry.clone()));
         if config.kafka.brokers.is_some() {
             tokio::spawn(reload_on_sighup(engine.lists.clone()));
-            let parts = crate::kafka::Parts { listener, config, store, engine, metrics, notify, pipeline };
+            let parts = crate::kafka::Parts { listener, config, store, engine, metrics, notify, pipeline, auth };
             return crate::kafka::serve(parts, shutdown_signal()).await;
         }
         let (stop_tx, stop_rx) = watch::channel(false);
         let worker = tokio::spawn(pipeline.run(stop_rx));
         tokio::spawn(reload_on_sighup(engine.lists.clone()));
-        let state = AppState { config: config.clone(), store, metrics, engine, notify, kafka: None };
-        let server = axum::serve(listener, router(state)).with_graceful_shutdown(async {
+        let state = AppState { config: config.clone(), store, metrics, engine, notify, kafka: None, auth };
+        let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+        let server = axum::serve(listener, app).with_graceful_shutdown(async {
             shutdown_signal().await;
             tracing::info!("shutdown requested");
         });
@@ -129,6 +131,50 @@ pub fn serve(args: ServeArgs) -> CliResult {
         tracing::info!("stopped");
         served.map_err(|e| CliError::external("http", e.to_string()))
     })
+}
+
+/// The accounts tables, and the first admin token when there is no usable one: the hash of
+/// `TRIAGE_ADMIN_TOKEN` when set, else a new token printed ONCE on stderr (never in the log
+/// stream's structured fields, never on stdout).
+fn bootstrap_auth(
+    config: &Config,
+    store: &Store,
+    metrics: Arc<Metrics>,
+) -> Result<crate::auth::Auth, CliError> {
+    let agency = config.admin_agency().ok_or_else(|| {
+        CliError::usage("no agencies are configured; add one ([[agencies]] id, jurisdiction) for the admin token")
+    })?;
+    let env_token = std::env::var("TRIAGE_ADMIN_TOKEN")
+        .ok()
+        .filter(|t| !t.is_empty());
+    let agency_id = agency.id.clone();
+    let outcome = store
+        .call_sync(|c| {
+            crate::auth::init(c)?;
+            crate::auth::tokens::bootstrap(c, &agency_id, env_token.as_deref())
+        })
+        .map_err(|e| {
+            let m = format!("{e:#}");
+            if m.contains("TRIAGE_ADMIN_TOKEN") {
+                CliError::usage(m)
+            } else {
+                CliError::external("store", m)
+            }
+        })?;
+    match outcome {
+        crate::auth::tokens::Bootstrap::Existing => {}
+        crate::auth::tokens::Bootstrap::FromEnv(id) => {
+            tracing::info!(token_id = %id, agency = %agency.id, "admin token taken from TRIAGE_ADMIN_TOKEN")
+        }
+        crate::auth::tokens::Bootstrap::Created(row, token) => {
+            tracing::info!(token_id = %row.id, agency = %row.agency, expires_at = %row.expires_at, "first start: admin token created (printed once on stderr)");
+            eprintln!(
+                "\n=== triage ADMIN TOKEN (shown once; store it now) ===\n{token}\n=== agency {}, role admin, expires {}; make more with `triage admin token create` ===\n",
+                row.agency, row.expires_at
+            );
+        }
+    }
+    Ok(crate::auth::Auth::new(config, store.clone(), metrics))
 }
 
 /// Reloads the lists on every SIGHUP; the outcome goes to the log.

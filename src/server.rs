@@ -1,7 +1,14 @@
 //! The HTTP API of CONTRACTS.md. One place ([`ApiError`]) turns errors into status codes and
 //! JSON reasons; internals never leak to the caller.
+//!
+//! Every handler but `/`, `/healthz` and `/readyz` starts with [`crate::auth::Auth::from_headers`]
+//! (401/429) and a [`Permission`] check (403); case data is read through the principal's
+//! [`crate::auth::Scope`] (a case outside it is 404, like a missing one) and every view or
+//! change is audited before the answer leaves. [`crate::auth::http::guard`] wraps the whole
+//! router (security headers, CORS, body limit, failed-authentication limit).
 
-use crate::config::{Agency, Config};
+use crate::auth::{audit, Permission, Principal};
+use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::pipeline::Engine;
 use crate::store::{self, CaseFilter, NewReferral, Store};
@@ -27,9 +34,12 @@ pub struct AppState {
     pub notify: Arc<Notify>,
     /// Kafka mode: referrals go to the referrals topic instead of the local queue.
     pub kafka: Option<Arc<crate::kafka::Ingress>>,
+    /// Tokens, roles, rate limits and the audit log.
+    pub auth: Arc<crate::auth::Auth>,
 }
 
 pub fn router(state: AppState) -> Router {
+    let body_limit = state.config.max_body_bytes;
     Router::new()
         .route("/", get(index))
         .route("/v1/referrals", post(submit))
@@ -41,7 +51,13 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .merge(crate::api_lists::routes())
         .merge(crate::api_retention::routes())
+        .merge(crate::auth::http::routes())
         .fallback(not_found)
+        .layer(axum::extract::DefaultBodyLimit::max(body_limit))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::auth::http::guard,
+        ))
         .with_state(state)
 }
 
@@ -51,6 +67,8 @@ pub struct ApiError {
     status: StatusCode,
     kind: &'static str,
     message: String,
+    /// Seconds for `Retry-After` (429).
+    retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -63,7 +81,24 @@ impl ApiError {
             status,
             kind,
             message: message.into(),
+            retry_after: None,
         }
+    }
+    /// 429 `rate_limited` with `Retry-After: secs`.
+    pub(crate) fn rate_limited(secs: u64, message: impl Into<String>) -> ApiError {
+        ApiError {
+            retry_after: Some(secs),
+            ..ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message)
+        }
+    }
+    pub(crate) fn status(&self) -> StatusCode {
+        self.status
+    }
+    pub(crate) fn kind(&self) -> &'static str {
+        self.kind
+    }
+    pub(crate) fn message(&self) -> &str {
+        &self.message
     }
     pub(crate) fn internal(e: anyhow::Error) -> ApiError {
         // The detail goes to the log, not to the caller.
@@ -78,11 +113,16 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (
-            self.status,
-            Json(json!({"error": {"kind": self.kind, "message": self.message}})),
-        )
-            .into_response()
+        let mut error = json!({"kind": self.kind, "message": self.message});
+        if let Some(s) = self.retry_after {
+            error["retry_after"] = s.into();
+        }
+        let mut resp = (self.status, Json(json!({ "error": error }))).into_response();
+        if let Some(s) = self.retry_after {
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, axum::http::HeaderValue::from(s));
+        }
+        resp
     }
 }
 
@@ -92,7 +132,7 @@ async fn index() -> Json<Value> {
     Json(json!({
         "service": "triage",
         "version": env!("CARGO_PKG_VERSION"),
-        "endpoints": ["POST /v1/referrals", "GET /v1/referrals/{id}", "GET /v1/cases", "GET /v1/cases/{id}", "POST /v1/cases/{id}/retention", "GET /v1/lists", "POST /v1/lists/reload", "GET /v1/lists/quarantine", "POST /v1/lists/quarantine/{list}/{entry}/release", "GET /metrics", "GET /healthz", "GET /readyz"],
+        "endpoints": ["POST /v1/referrals", "GET /v1/referrals/{id}", "GET /v1/cases", "GET /v1/cases/{id}", "POST /v1/cases/{id}/retention", "GET /v1/lists", "POST /v1/lists/reload", "GET /v1/lists/quarantine", "POST /v1/lists/quarantine/{list}/{entry}/release", "GET /v1/admin/tokens", "POST /v1/admin/tokens", "POST /v1/admin/tokens/{id}/revoke", "POST /v1/admin/tokens/{id}/rotate", "GET /v1/audit", "GET /metrics", "GET /healthz", "GET /readyz"],
     }))
 }
 
@@ -100,45 +140,17 @@ async fn not_found() -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
 }
 
-/// The agency behind the request: its bearer token, or the configured default agency when
-/// there is none. The body never names the agency.
-pub(crate) fn agency<'a>(config: &'a Config, headers: &HeaderMap) -> ApiResult<&'a Agency> {
-    let token = match headers.get(header::AUTHORIZATION) {
-        None => None,
-        Some(v) => {
-            let v = v.to_str().unwrap_or_default();
-            match v.strip_prefix("Bearer ") {
-                Some(t) => Some(t.trim()),
-                None => {
-                    return Err(ApiError::new(
-                        StatusCode::UNAUTHORIZED,
-                        "unauthorized",
-                        "the Authorization header must be `Bearer <token>`",
-                    ))
-                }
-            }
-        }
-    };
-    config.agency_for(token).ok_or_else(|| {
-        let message = if token.is_some() {
-            "the token is not recognised"
-        } else {
-            "a bearer token is required"
-        };
-        ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
-    })
-}
-
-#[derive(Debug, Deserialize)]
+/// One referral as a caller gives it (the API body, or a web form).
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct ReferralIn {
-    url: String,
+pub(crate) struct ReferralIn {
+    pub url: String,
     #[serde(default)]
-    note: Option<String>,
+    pub note: Option<String>,
     #[serde(default)]
-    external_ref: Option<String>,
+    pub external_ref: Option<String>,
     #[serde(default)]
-    categories_hint: Vec<Category>,
+    pub categories_hint: Vec<Category>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -151,22 +163,39 @@ const MAX_NOTE: usize = 4096;
 const MAX_EXTERNAL_REF: usize = 256;
 
 async fn submit(State(st): State<AppState>, headers: HeaderMap, body: Body) -> Response {
-    match submit_inner(&st, &headers, body).await {
-        Ok(r) => r,
+    let (who, items, batch) = match read_submission(&st, &headers, body).await {
+        Ok(x) => x,
         Err(e) => {
             if e.status.is_client_error() {
                 st.metrics
                     .referrals_rejected
-                    .with_label_values(&[e.kind])
+                    .with_label_values(&[e.kind()])
                     .inc();
             }
-            e.into_response()
+            return e.into_response();
         }
+    };
+    match submit_referrals(&st, &who, "api", items, batch).await {
+        Ok(accepted) => {
+            let body = if batch {
+                json!({ "referrals": accepted })
+            } else {
+                accepted.into_iter().next().unwrap_or(Value::Null)
+            };
+            (StatusCode::ACCEPTED, Json(body)).into_response()
+        }
+        Err(e) => e.into_response(),
     }
 }
 
-async fn submit_inner(st: &AppState, headers: &HeaderMap, body: Body) -> ApiResult<Response> {
-    let agency = agency(&st.config, headers)?;
+/// Who submits, and the referrals of the body (one, or a `{"referrals": […]}` batch).
+async fn read_submission(
+    st: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+) -> ApiResult<(Principal, Vec<ReferralIn>, bool)> {
+    let who = st.auth.from_headers(headers).await?;
+    st.auth.require(&who, Permission::Submit)?;
     let limit = st.config.max_body_bytes;
     let too_large = || {
         ApiError::new(
@@ -195,31 +224,71 @@ async fn submit_inner(st: &AppState, headers: &HeaderMap, body: Body) -> ApiResu
         )
     })?;
     let invalid = |m: String| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body", m);
-    let (items, batch) = if value.get("referrals").is_some() {
+    if value.get("agency").is_some() || value.get("jurisdiction").is_some() {
+        return Err(invalid(
+            "body: the agency and jurisdiction come from the token, never from the body; remove them".into(),
+        ));
+    }
+    if value.get("referrals").is_some() {
         let b: BatchIn =
             serde_json::from_value(value).map_err(|e| invalid(format!("body: {e}")))?;
-        if b.referrals.is_empty() {
-            return Err(invalid("referrals: the batch is empty".into()));
-        }
-        if b.referrals.len() > st.config.max_batch {
-            return Err(ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "too_large",
-                format!(
-                    "referrals: {} items; a batch holds at most {}",
-                    b.referrals.len(),
-                    st.config.max_batch
-                ),
-            ));
-        }
-        (b.referrals, true)
+        Ok((who, b.referrals, true))
     } else {
         let r: ReferralIn =
             serde_json::from_value(value).map_err(|e| invalid(format!("body: {e}")))?;
-        (vec![r], false)
-    };
-    let jurisdiction =
-        shared::normalize_jurisdiction(&agency.jurisdiction).expect("validated at start-up");
+        Ok((who, vec![r], false))
+    }
+}
+
+/// The submit core shared by `POST /v1/referrals` and the web page: checks `who` may submit,
+/// validates every item (all or none; with `batch`, errors name `referrals[i].field`), stores
+/// the referrals with one `referral.submit` audit entry each in one transaction (or, in Kafka
+/// mode, hands them to Kafka and audits once acknowledged), and returns one
+/// `{"referral_id", "case_id", "status", "already_referred"?}` per item, in order.
+/// The agency and jurisdiction are `who`'s. Client errors are counted in
+/// `triage_referrals_rejected_total`.
+pub(crate) async fn submit_referrals(
+    st: &AppState,
+    who: &Principal,
+    via: &str,
+    items: Vec<ReferralIn>,
+    batch: bool,
+) -> ApiResult<Vec<Value>> {
+    let out = submit_core(st, who, via, items, batch).await;
+    if let Err(e) = &out {
+        if e.status.is_client_error() {
+            st.metrics
+                .referrals_rejected
+                .with_label_values(&[e.kind()])
+                .inc();
+        }
+    }
+    out
+}
+
+async fn submit_core(
+    st: &AppState,
+    who: &Principal,
+    via: &str,
+    items: Vec<ReferralIn>,
+    batch: bool,
+) -> ApiResult<Vec<Value>> {
+    st.auth.require(who, Permission::Submit)?;
+    let invalid = |m: String| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body", m);
+    if items.is_empty() {
+        return Err(invalid("referrals: the batch is empty".into()));
+    }
+    if items.len() > st.config.max_batch {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            format!(
+                "referrals: {} items; a batch holds at most {}",
+                items.len(),
+                st.config.max_batch
+            ),
+        ));
+    }
     let mut new = Vec::with_capacity(items.len());
     for (i, r) in items.into_iter().enumerate() {
         let at = if batch {
@@ -250,22 +319,41 @@ async fn submit_inner(st: &AppState, headers: &HeaderMap, body: Body) -> ApiResu
             case_id: case_id(&canon),
             url: r.url,
             canonical_url: canon.to_string(),
-            agency: agency.id.clone(),
-            jurisdiction: jurisdiction.clone(),
+            agency: who.agency.clone(),
+            jurisdiction: who.jurisdiction.clone(),
             note: r.note,
             external_ref: r.external_ref,
             categories_hint: r.categories_hint,
         });
     }
+    let entries: Vec<audit::Entry> = new
+        .iter()
+        .map(|r| {
+            audit::Entry::new(
+                who,
+                via,
+                "referral.submit",
+                Some(&r.case_id),
+                json!({"referral_id": r.id, "url": r.canonical_url}),
+            )
+        })
+        .collect();
     let count = new.len() as u64;
     if let Some(kafka) = &st.kafka {
-        return kafka_accept(st, kafka, new, batch, &agency.id).await;
+        return kafka_accept(st, kafka, new, entries, &who.agency).await;
     }
     let accepted = st
         .store
-        .call(move |c| store::insert_referrals(c, &new))
+        .call(move |c| {
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let accepted = store::insert_referrals_in(&tx, &new)?;
+            audit::append(&tx, &entries)?;
+            tx.commit()?;
+            Ok(accepted)
+        })
         .await
         .map_err(ApiError::internal)?;
+    st.auth.counted(&vec!["referral.submit"; accepted.len()]);
     st.notify.notify_one();
     st.metrics
         .referrals_received
@@ -278,14 +366,12 @@ async fn submit_inner(st: &AppState, headers: &HeaderMap, body: Body) -> ApiResu
             .count() as u64,
     );
     for a in &accepted {
-        tracing::info!(referral_id = %a.referral_id, case_id = %a.case_id, agency = %agency.id, deconflicted = a.already_referred.is_some(), "referral accepted");
+        tracing::info!(referral_id = %a.referral_id, case_id = %a.case_id, agency = %who.agency, token_id = %who.token_id, via, deconflicted = a.already_referred.is_some(), "referral accepted");
     }
-    let body = if batch {
-        json!({ "referrals": accepted })
-    } else {
-        serde_json::to_value(&accepted[0]).expect("serialisable")
-    };
-    Ok((StatusCode::ACCEPTED, Json(body)).into_response())
+    Ok(accepted
+        .iter()
+        .map(|a| serde_json::to_value(a).expect("serialisable"))
+        .collect())
 }
 
 /// Kafka mode: 202 only once Kafka has acknowledged every referral of the request; else 503
@@ -294,13 +380,29 @@ async fn kafka_accept(
     st: &AppState,
     kafka: &crate::kafka::Ingress,
     new: Vec<NewReferral>,
-    batch: bool,
+    entries: Vec<audit::Entry>,
     agency: &str,
-) -> ApiResult<Response> {
+) -> ApiResult<Vec<Value>> {
     kafka
         .submit(&new)
         .await
         .map_err(|m| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "broker_unavailable", m))?;
+    // Audited once Kafka holds the referrals (a failure here is a 500 the caller may retry;
+    // the worker deconflicts the repeat).
+    let n = entries.len();
+    st.store
+        .call(move |c| {
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            audit::append(&tx, &entries)?;
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+        .map_err(|e| {
+            st.metrics.audit_failures.inc();
+            ApiError::internal(e.context("cannot write the audit log"))
+        })?;
+    st.auth.counted(&vec!["referral.submit"; n]);
     st.metrics
         .referrals_received
         .with_label_values(&["api"])
@@ -312,12 +414,7 @@ async fn kafka_accept(
             json!({"referral_id": r.id, "case_id": r.case_id, "status": "queued"})
         })
         .collect();
-    let body = if batch {
-        json!({ "referrals": accepted })
-    } else {
-        accepted[0].clone()
-    };
-    Ok((StatusCode::ACCEPTED, Json(body)).into_response())
+    Ok(accepted)
 }
 
 async fn get_referral(
@@ -325,10 +422,27 @@ async fn get_referral(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    agency(&st.config, &headers)?;
-    let mut view = st
+    let who = st.auth.from_headers(&headers).await?;
+    st.auth.require(&who, Permission::ViewCases)?;
+    let scope = who.scope();
+    let all = who.role == crate::auth::Role::Admin;
+    let agency = who.agency.clone();
+    // A referral is its agency's (and an admin's); anyone else gets the 404 of a missing one.
+    let view = st
         .store
-        .call(move |c| store::referral_view(c, &id))
+        .call(move |c| {
+            let Some(mut view) = store::referral_view(c, &id)? else {
+                return Ok(None);
+            };
+            if !all && view["agency"] != agency.as_str() {
+                return Ok(None);
+            }
+            if view["status"] == "routed" || view["status"] == "failed" {
+                let case_id = view["case_id"].as_str().unwrap_or_default().to_string();
+                view["case"] = store::case_view_scoped(c, &case_id, &scope)?.unwrap_or(Value::Null);
+            }
+            Ok(Some(view))
+        })
         .await
         .map_err(ApiError::internal)?
         .ok_or_else(|| {
@@ -338,15 +452,15 @@ async fn get_referral(
                 "no referral with that id",
             )
         })?;
-    if view["status"] == "routed" || view["status"] == "failed" {
-        let case_id = view["case_id"].as_str().unwrap_or_default().to_string();
-        let case = st
-            .store
-            .call(move |c| store::case_view(c, &case_id))
-            .await
-            .map_err(ApiError::internal)?;
-        view["case"] = case.unwrap_or(Value::Null);
-    }
+    st.auth
+        .audit(
+            &who,
+            "api",
+            "referral.view",
+            view["case_id"].as_str(),
+            json!({"referral_id": view["referral_id"], "status": view["status"], "with_case": !view["case"].is_null()}),
+        )
+        .await?;
     Ok(Json(view))
 }
 
@@ -355,13 +469,25 @@ async fn get_case(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    agency(&st.config, &headers)?;
-    st.store
-        .call(move |c| store::case_view(c, &id))
+    let who = st.auth.from_headers(&headers).await?;
+    st.auth.require(&who, Permission::ViewCases)?;
+    let scope = who.scope();
+    let case = st
+        .store
+        .call(move |c| store::case_view_scoped(c, &id, &scope))
         .await
         .map_err(ApiError::internal)?
-        .map(Json)
-        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not_found", "no case with that id"))
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not_found", "no case with that id"))?;
+    st.auth
+        .audit(
+            &who,
+            "api",
+            "case.view",
+            case["case_id"].as_str(),
+            json!({"status": case["status"]}),
+        )
+        .await?;
+    Ok(Json(case))
 }
 
 #[derive(Debug, Deserialize)]
@@ -383,7 +509,8 @@ async fn list_cases(
     headers: HeaderMap,
     query: Result<Query<CaseQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<Json<Value>> {
-    agency(&st.config, &headers)?;
+    let who = st.auth.from_headers(&headers).await?;
+    st.auth.require(&who, Permission::ViewCases)?;
     let Query(q) = query
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", e.body_text()))?;
     let bad = |m: String| ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", m);
@@ -433,12 +560,27 @@ async fn list_cases(
         since,
         before,
         limit,
+        scope: who.scope(),
     };
+    let asked = json!({
+        "status": filter.status, "jurisdiction": filter.jurisdiction, "language": filter.language,
+        "category": filter.category, "since": filter.since, "cursor": q.cursor, "limit": limit,
+    });
     let cases = st
         .store
         .call(move |c| store::list_cases(c, &filter))
         .await
         .map_err(ApiError::internal)?;
+    let ids: Vec<&Value> = cases.iter().map(|c| &c["case_id"]).collect();
+    st.auth
+        .audit(
+            &who,
+            "api",
+            "case.list",
+            None,
+            json!({"query": asked, "case_ids": ids}),
+        )
+        .await?;
     let next_cursor = if cases.len() == limit {
         cases.last().map(|c| {
             format!(
@@ -453,7 +595,7 @@ async fn list_cases(
     Ok(Json(json!({ "cases": cases, "next_cursor": next_cursor })))
 }
 
-fn parse_since(s: &str) -> Option<String> {
+pub(crate) fn parse_since(s: &str) -> Option<String> {
     if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
         return Some(
             t.with_timezone(&chrono::Utc)
@@ -465,7 +607,14 @@ fn parse_since(s: &str) -> Option<String> {
         .map(|d| format!("{d}T00:00:00.000Z"))
 }
 
-async fn metrics(State(st): State<AppState>) -> Response {
+async fn metrics(State(st): State<AppState>, headers: HeaderMap) -> Response {
+    let who = match st.auth.from_headers(&headers).await {
+        Ok(w) => w,
+        Err(e) => return e.into_response(),
+    };
+    if let Err(e) = st.auth.require(&who, Permission::ViewMetrics) {
+        return e.into_response();
+    }
     // The queue depth is read when it is scraped, not maintained on the claim path.
     match st.store.call(|c| store::count_status(c, "queued")).await {
         Ok(n) => st.metrics.referrals_queued.set(n),

@@ -161,6 +161,8 @@ pub struct CaseFilter {
     /// Return cases created strictly before this cursor (`created_at|id` of the last page).
     pub before: Option<(String, String)>,
     pub limit: usize,
+    /// Which cases the caller may see (the default, `Scope::None`, sees nothing).
+    pub scope: crate::auth::Scope,
 }
 
 impl Store {
@@ -216,6 +218,14 @@ impl Store {
 /// Stores referrals in one transaction (all or none) and opens or attaches their cases.
 pub fn insert_referrals(conn: &mut Connection, items: &[NewReferral]) -> Result<Vec<Accepted>> {
     let tx = conn.transaction()?;
+    let out = insert_referrals_in(&tx, items)?;
+    tx.commit()?;
+    Ok(out)
+}
+
+/// [`insert_referrals`] inside the caller's transaction (the API writes the audit entries of
+/// a submission in the same one).
+pub fn insert_referrals_in(tx: &Connection, items: &[NewReferral]) -> Result<Vec<Accepted>> {
     let mut out = Vec::with_capacity(items.len());
     let at = now();
     for r in items {
@@ -262,7 +272,6 @@ pub fn insert_referrals(conn: &mut Connection, items: &[NewReferral]) -> Result<
             already_referred: prior,
         });
     }
-    tx.commit()?;
     Ok(out)
 }
 
@@ -657,6 +666,80 @@ pub fn case_view(conn: &mut Connection, id: &str) -> Result<Option<Value>> {
     Ok(Some(case))
 }
 
+/// [`case_view`] for a caller with `scope`: `None` when the case is not in the scope (the
+/// same answer as a missing case, so existence does not leak). Other agencies' referrals are
+/// cut down to agency and time for anyone but an admin: deconfliction stays visible, their
+/// notes, references and ids do not.
+pub fn case_view_scoped(
+    conn: &mut Connection,
+    id: &str,
+    scope: &crate::auth::Scope,
+) -> Result<Option<Value>> {
+    if !case_in_scope(conn, id, scope)? {
+        return Ok(None);
+    }
+    let Some(mut case) = case_view(conn, id)? else {
+        return Ok(None);
+    };
+    if *scope != crate::auth::Scope::All {
+        redact_case(&mut case, scope.own_agency());
+    }
+    Ok(Some(case))
+}
+
+/// Whether case `id` exists and is in `scope`.
+pub fn case_in_scope(conn: &Connection, id: &str, scope: &crate::auth::Scope) -> Result<bool> {
+    let mut args = vec![id.to_string()];
+    let cond = scope.sql("cases.id", "cases.jurisdictions", &mut args);
+    Ok(conn.query_row(
+        &format!("SELECT EXISTS(SELECT 1 FROM cases WHERE cases.id = ?1 AND {cond})"),
+        rusqlite::params_from_iter(args.iter()),
+        |r| r.get(0),
+    )?)
+}
+
+/// Cuts other agencies' referrals out of a case view (see [`case_view_scoped`]).
+fn redact_case(case: &mut Value, own: Option<&str>) {
+    let mine = |v: &Value| own.is_some_and(|a| v["agency"] == a);
+    if let Some(refs) = case["referrals"].as_array_mut() {
+        for r in refs.iter_mut() {
+            if !mine(r) {
+                *r = json!({"agency": r["agency"], "received_at": r["received_at"], "redacted": true});
+            }
+        }
+    }
+    let first_mine = mine(&case["first_referral"]);
+    if !first_mine {
+        if let Some(f) = case["first_referral"].as_object_mut() {
+            f.remove("referral_id");
+        }
+    }
+    let (first_agency, first_at) = (
+        case["first_referral"]["agency"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
+        case["first_referral"]["at"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
+    );
+    if let Some(notes) = case["deconfliction"].as_array_mut() {
+        for n in notes.iter_mut() {
+            if !mine(n) {
+                if let Some(o) = n.as_object_mut() {
+                    o.remove("referral_id");
+                }
+            }
+            if !first_mine {
+                n["note"] = Value::String(format!(
+                    "already referred by {first_agency} at {first_at}; this referral was attached to the existing case"
+                ));
+            }
+        }
+    }
+}
+
 fn split_col(s: &str) -> Vec<String> {
     s.split(',')
         .filter(|x| !x.is_empty())
@@ -672,6 +755,8 @@ pub fn list_cases(conn: &mut Connection, f: &CaseFilter) -> Result<Vec<Value>> {
          FROM cases WHERE 1=1",
     );
     let mut args: Vec<String> = Vec::new();
+    let cond = f.scope.sql("cases.id", "cases.jurisdictions", &mut args);
+    sql.push_str(&format!(" AND {cond}"));
     let mut push = |sql: &mut String, clause: &str, v: String| {
         args.push(v);
         sql.push_str(&clause.replace('?', &format!("?{}", args.len())));

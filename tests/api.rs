@@ -227,7 +227,6 @@ jurisdiction = "FR"
 [[agencies]]
 id = "de-bka"
 jurisdiction = "DE"
-token = "de-bka-test-token-0123456789"
 "#,
     )
     .unwrap();
@@ -236,6 +235,7 @@ token = "de-bka-test-token-0123456789"
         &[&origin.addr],
         &["--config", config.to_str().unwrap()],
     );
+    let bka = create_token(&server, "de-bka", "submitter");
     let url = origin.url("/ru-news.html");
     let (s, first) = post_json(
         &server,
@@ -249,11 +249,7 @@ token = "de-bka-test-token-0123456789"
 
     // Another spelling of the same URL, from the other agency.
     let other_spelling = format!("{}#comments", url.replace("http://", "HTTP://"));
-    let (s, second) = post_json(
-        &server,
-        Some("de-bka-test-token-0123456789"),
-        &json!({"url": other_spelling}),
-    );
+    let (s, second) = post_json(&server, Some(&bka), &json!({"url": other_spelling}));
     assert_eq!(s, 202, "{second}");
     assert_eq!(second["case_id"], first["case_id"]);
     assert_eq!(second["already_referred"]["by"], "fr-pharos");
@@ -312,6 +308,7 @@ fn bad_input_is_refused_with_a_reason_and_nothing_is_stored() {
     let send = |body: &str| {
         let resp = c
             .post(server.url("/v1/referrals"))
+            .bearer_auth(ADMIN_TOKEN)
             .header("content-type", "application/json")
             .body(body.to_string())
             .send()

@@ -206,7 +206,25 @@ fn submit_posts_urls_and_prints_referral_ids() {
         origin.url("/en-news.html"),
         origin.url("/en-weather.html")
     );
+    // Without a token the server refuses, and the command says so.
     let out = triage(&["submit", "--server", &server.url("")], Some(&urls));
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("401")
+            || String::from_utf8_lossy(&out.stderr).contains("token"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = triage(
+        &[
+            "submit",
+            "--server",
+            &server.url(""),
+            "--token",
+            ADMIN_TOKEN,
+        ],
+        Some(&urls),
+    );
     assert!(
         out.status.success(),
         "{}",
@@ -222,7 +240,13 @@ fn submit_posts_urls_and_prints_referral_ids() {
         );
     }
     let out = triage(
-        &["submit", "--server", &server.url("")],
+        &[
+            "submit",
+            "--server",
+            &server.url(""),
+            "--token",
+            ADMIN_TOKEN,
+        ],
         Some("ftp://example.test/\n"),
     );
     assert_eq!(out.status.code(), Some(1));

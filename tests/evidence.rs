@@ -486,30 +486,31 @@ fn post_retention(server: &Proc, token: Option<&str>, case_id: &str, body: &Valu
 
 #[test]
 fn retention_is_extended_through_the_api_by_the_referring_agency_and_logged() {
-    const PHAROS: &str = "pharos-token-0123456789";
-    const BKA: &str = "bka-token-0123456789abc";
-    const OPS: &str = "ops-admin-token-0123456789";
     let origin = start_origin();
     let data = tempdir("retention-api");
     let config = write_config(
         &data,
-        &format!(
-            "default_agency = \"demo-unit\"\n\
-             [[agencies]]\nid = \"demo-unit\"\njurisdiction = \"FR\"\n\
-             [[agencies]]\nid = \"fr-pharos\"\njurisdiction = \"FR\"\ntoken = \"{PHAROS}\"\n\
-             [[agencies]]\nid = \"de-bka\"\njurisdiction = \"DE\"\ntoken = \"{BKA}\"\n\
-             [[agencies]]\nid = \"ops\"\njurisdiction = \"FR\"\ntoken = \"{OPS}\"\nadmin = true\n\
-             [liveness]\nenabled = false\n"
-        ),
+        "default_agency = \"ops\"\n\
+         [[agencies]]\nid = \"demo-unit\"\njurisdiction = \"FR\"\n\
+         [[agencies]]\nid = \"fr-pharos\"\njurisdiction = \"FR\"\n\
+         [[agencies]]\nid = \"de-bka\"\njurisdiction = \"DE\"\n\
+         [[agencies]]\nid = \"fr-ocrvp\"\njurisdiction = \"FR\"\n\
+         [[agencies]]\nid = \"ops\"\njurisdiction = \"FR\"\n\
+         [liveness]\nenabled = false\n",
     );
     let mut server = start_server(
         &data,
         &[&origin.addr],
         &["--config", config.to_str().unwrap()],
     );
+    // Analysts of two agencies; the admin token of the harness belongs to `ops`.
+    let pharos = create_token(&server, "fr-pharos", "analyst");
+    let bka = create_token(&server, "de-bka", "analyst");
+    let ocrvp = create_token(&server, "fr-ocrvp", "analyst");
+    let (pharos, bka, ocrvp) = (pharos.as_str(), bka.as_str(), ocrvp.as_str());
     let (s, body) = post_json(
         &server,
-        Some(PHAROS),
+        Some(pharos),
         &json!({ "url": origin.url("/en-news.html") }),
     );
     assert_eq!(s, 202, "{body}");
@@ -531,19 +532,27 @@ fn retention_is_extended_through_the_api_by_the_referring_agency_and_logged() {
         (401, Some("unauthorized")),
         "{v}"
     );
-    let (s, v) = post_retention(&server, Some(BKA), &case_id, &json!({ "until": later }));
+    // Another French unit sees the case (routed to FR) but did not refer it: 403. The German
+    // unit does not even see it: 404, as if there were no such case.
+    let (s, v) = post_retention(&server, Some(ocrvp), &case_id, &json!({ "until": later }));
     assert_eq!(
         (s, v["error"]["kind"].as_str()),
         (403, Some("forbidden")),
         "{v}"
     );
     assert!(
-        v["error"]["message"].as_str().unwrap().contains("de-bka"),
+        v["error"]["message"].as_str().unwrap().contains("fr-ocrvp"),
+        "{v}"
+    );
+    let (s, v) = post_retention(&server, Some(bka), &case_id, &json!({ "until": later }));
+    assert_eq!(
+        (s, v["error"]["kind"].as_str()),
+        (404, Some("not_found")),
         "{v}"
     );
     let (s, v) = post_retention(
         &server,
-        Some(PHAROS),
+        Some(pharos),
         "c-nosuchcase",
         &json!({ "until": later }),
     );
@@ -561,7 +570,7 @@ fn retention_is_extended_through_the_api_by_the_referring_agency_and_logged() {
         (json!({ "extend_days": 0 }), "extend_days"),
         (json!({ "keep": true }), "keep"),
     ] {
-        let (s, v) = post_retention(&server, Some(PHAROS), &case_id, &body);
+        let (s, v) = post_retention(&server, Some(pharos), &case_id, &body);
         assert_eq!(s, 422, "{body}: {v}");
         assert!(
             v["error"]["message"].as_str().unwrap().contains(needle),
@@ -572,7 +581,7 @@ fn retention_is_extended_through_the_api_by_the_referring_agency_and_logged() {
     // Extended by the referring agency: the case shows it, the custody log records it.
     let (s, v) = post_retention(
         &server,
-        Some(PHAROS),
+        Some(pharos),
         &case_id,
         &json!({ "until": later, "reason": "investigation 2026/114" }),
     );
@@ -593,7 +602,7 @@ fn retention_is_extended_through_the_api_by_the_referring_agency_and_logged() {
     let earlier = ts(chrono::Utc::now() + chrono::Duration::days(300));
     let (s, v) = post_retention(
         &server,
-        Some(PHAROS),
+        Some(pharos),
         &case_id,
         &json!({ "until": earlier }),
     );
@@ -606,11 +615,16 @@ fn retention_is_extended_through_the_api_by_the_referring_agency_and_logged() {
         v["error"]["message"].as_str().unwrap().contains(&later),
         "{v}"
     );
-    let (s, v) = post_retention(&server, Some(PHAROS), &case_id, &json!({ "until": later }));
+    let (s, v) = post_retention(&server, Some(pharos), &case_id, &json!({ "until": later }));
     assert_eq!((s, &v["changed"]), (200, &json!(false)), "{v}");
 
     // extend_days counts from the retention in force; an admin may extend any case.
-    let (s, v) = post_retention(&server, Some(OPS), &case_id, &json!({ "extend_days": 10 }));
+    let (s, v) = post_retention(
+        &server,
+        Some(ADMIN_TOKEN),
+        &case_id,
+        &json!({ "extend_days": 10 }),
+    );
     assert_eq!(s, 200, "{v}");
     let want = chrono::DateTime::parse_from_rfc3339(&later).unwrap() + chrono::Duration::days(10);
     assert_eq!(

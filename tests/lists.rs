@@ -11,8 +11,13 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 const WAIT: Duration = Duration::from_secs(60);
-const ADMIN: &str = "ops-admin-token-0123456789";
-const PARTNER: &str = "de-bka-token-0123456789";
+/// The harness's admin token; `ops` is the default agency of [`config`], so it is ops's.
+const ADMIN: &str = ADMIN_TOKEN;
+
+/// A partner token of de-bka: may read the lists, not change them.
+fn partner(server: &Proc) -> String {
+    create_token(server, "de-bka", "partner")
+}
 
 /// A copy of `fixtures/lists` the test may edit.
 fn copy_lists(dir: &Path) -> PathBuf {
@@ -28,13 +33,13 @@ fn copy_lists(dir: &Path) -> PathBuf {
     to
 }
 
-/// A config with the token-less demo agency, an admin agency and a plain partner agency.
+/// A config with the demo agency, the admin's agency `ops` and a partner agency.
 fn config(dir: &Path, limit: usize) -> PathBuf {
     let path = dir.join("config.toml");
     std::fs::write(
         &path,
         format!(
-            r#"default_agency = "demo-unit"
+            r#"default_agency = "ops"
 [lists]
 quarantine_distinct_urls_per_hour = {limit}
 
@@ -45,13 +50,10 @@ jurisdiction = "FR"
 [[agencies]]
 id = "ops"
 jurisdiction = "FR"
-token = "{ADMIN}"
-admin = true
 
 [[agencies]]
 id = "de-bka"
 jurisdiction = "DE"
-token = "{PARTNER}"
 "#
         ),
     )
@@ -213,7 +215,7 @@ fn lists_are_shown_and_reloaded_over_http_and_a_bad_set_is_refused() {
     );
     set_version(&lists.join("kw-partner/list.toml"), "2026-11-24.1");
     assert_eq!(post(&server, "/v1/lists/reload", None).0, 401);
-    let (s, body) = post(&server, "/v1/lists/reload", Some(PARTNER));
+    let (s, body) = post(&server, "/v1/lists/reload", Some(&partner(&server)));
     assert_eq!(
         (s, &body["error"]["kind"]),
         (403, &json!("forbidden")),
@@ -450,7 +452,7 @@ fn an_entry_flooding_many_urls_is_quarantined_until_released_and_stays_held_over
 
     // Release: admin only; then it matches again.
     let release = "/v1/lists/quarantine/kw-partner/kp-01/release";
-    assert_eq!(post(&server, release, Some(PARTNER)).0, 403);
+    assert_eq!(post(&server, release, Some(&partner(&server))).0, 403);
     let (s, body) = post(&server, release, Some(ADMIN));
     assert_eq!(s, 200, "{body}");
     assert_eq!(body["released"]["entry"], "kp-01");

@@ -44,6 +44,9 @@ pub struct Parts {
     pub notify: Arc<Notify>,
     /// The embedded pipeline: its dispatcher processes what the worker puts in the store.
     pub pipeline: Arc<Pipeline>,
+    /// Tokens and audit for the HTTP API (referrals from the topic carry their own `agency`:
+    /// the topic is protected by Kafka ACLs, not by API tokens).
+    pub auth: Arc<crate::auth::Auth>,
 }
 
 /// Runs the HTTP API and the Kafka worker until `shutdown` resolves. The worker failing for
@@ -82,8 +85,10 @@ pub async fn serve(p: Parts, shutdown: impl Future<Output = ()> + Send + 'static
         engine: p.engine.clone(),
         notify: p.notify.clone(),
         kafka: Some(ingress),
+        auth: p.auth.clone(),
     };
-    let server = axum::serve(p.listener, router(state)).with_graceful_shutdown(async {
+    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let server = axum::serve(p.listener, app).with_graceful_shutdown(async {
         shutdown.await;
         tracing::info!("shutdown requested");
     });

@@ -9,6 +9,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+/// The admin token every test server starts with (`TRIAGE_ADMIN_TOKEN`): an admin of the
+/// default agency `demo-unit` (FR). Requests of the helpers below that take no token use it.
+pub const ADMIN_TOKEN: &str = "triage-test-admin-token-0123456789abcdef";
+
 pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_triage")
 }
@@ -146,8 +150,72 @@ pub fn start_server(data_dir: &Path, origins: &[&str], extra: &[&str]) -> Proc {
     }
     cmd.args(extra);
     cmd.env("RUST_LOG", "info,triage=debug");
+    cmd.env("TRIAGE_ADMIN_TOKEN", ADMIN_TOKEN);
     let log = data_dir.with_extension("log");
     start(cmd, "triage listening on ", Some(log))
+}
+
+/// [`start_server`] without `TRIAGE_ADMIN_TOKEN` (the first start makes and prints one).
+pub fn start_server_without_admin_env(data_dir: &Path, extra: &[&str]) -> Proc {
+    let mut cmd = Command::new(bin());
+    cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data_dir)
+        .args(extra)
+        .env_remove("TRIAGE_ADMIN_TOKEN")
+        .env("RUST_LOG", "info,triage=debug");
+    let log = data_dir.with_extension("log");
+    start(cmd, "triage listening on ", Some(log))
+}
+
+/// A new token for `agency` with `role`, made by the admin through `POST /v1/admin/tokens`.
+pub fn create_token(server: &Proc, agency: &str, role: &str) -> String {
+    create_token_with(server, &serde_json::json!({"agency": agency, "role": role}))
+}
+
+/// A new token as `body` of `POST /v1/admin/tokens` asks (`expires_in`, `label`, …).
+pub fn create_token_with(server: &Proc, body: &Value) -> String {
+    let resp = client()
+        .post(server.url("/v1/admin/tokens"))
+        .bearer_auth(ADMIN_TOKEN)
+        .json(body)
+        .send()
+        .unwrap();
+    let status = resp.status().as_u16();
+    let v: Value = resp.json().unwrap_or(Value::Null);
+    assert_eq!(status, 201, "create token {body}: {v}");
+    v["token"].as_str().unwrap().to_string()
+}
+
+/// `triage admin token create` on `data_dir` (and `config`), printing the token; returns it.
+pub fn create_token_cli(
+    data_dir: &Path,
+    config: Option<&Path>,
+    agency: &str,
+    role: &str,
+) -> String {
+    let mut args = vec![
+        "admin".to_string(),
+        "token".into(),
+        "create".into(),
+        "--data-dir".into(),
+        data_dir.display().to_string(),
+        "--agency".into(),
+        agency.into(),
+        "--role".into(),
+        role.into(),
+    ];
+    if let Some(c) = config {
+        args.push("--config".into());
+        args.push(c.display().to_string());
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = triage(&args, None);
+    assert!(
+        out.status.success(),
+        "triage admin token create: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout_of(&out).trim().to_string()
 }
 
 pub fn client() -> reqwest::blocking::Client {
@@ -158,8 +226,19 @@ pub fn client() -> reqwest::blocking::Client {
         .unwrap()
 }
 
+/// `POST /v1/referrals` with `token` (the admin token when `None`).
 pub fn post_json(server: &Proc, token: Option<&str>, body: &Value) -> (u16, Value) {
-    let mut req = client().post(server.url("/v1/referrals")).json(body);
+    post_json_to(
+        server,
+        "/v1/referrals",
+        Some(token.unwrap_or(ADMIN_TOKEN)),
+        body,
+    )
+}
+
+/// `POST path` with a JSON body, and `token` when given (none at all when `None`).
+pub fn post_json_to(server: &Proc, path: &str, token: Option<&str>, body: &Value) -> (u16, Value) {
+    let mut req = client().post(server.url(path)).json(body);
     if let Some(t) = token {
         req = req.bearer_auth(t);
     }
@@ -168,8 +247,18 @@ pub fn post_json(server: &Proc, token: Option<&str>, body: &Value) -> (u16, Valu
     (status, resp.json().unwrap_or(Value::Null))
 }
 
+/// `GET path` as the admin.
 pub fn get_json(server: &Proc, path: &str) -> (u16, Value) {
-    let resp = client().get(server.url(path)).send().unwrap();
+    get_json_as(server, Some(ADMIN_TOKEN), path)
+}
+
+/// `GET path` with `token` (none at all when `None`).
+pub fn get_json_as(server: &Proc, token: Option<&str>, path: &str) -> (u16, Value) {
+    let mut req = client().get(server.url(path));
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let resp = req.send().unwrap();
     let status = resp.status().as_u16();
     (status, resp.json().unwrap_or(Value::Null))
 }
@@ -193,13 +282,15 @@ pub fn wait_final(server: &Proc, referral_id: &str, timeout: Duration) -> Value 
     }
 }
 
+/// The `/metrics` page, read with the admin token.
 pub fn metrics(server: &Proc) -> String {
-    client()
+    let resp = client()
         .get(server.url("/metrics"))
+        .bearer_auth(ADMIN_TOKEN)
         .send()
-        .unwrap()
-        .text()
-        .unwrap()
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200, "GET /metrics");
+    resp.text().unwrap()
 }
 
 /// The value of one sample line (`name{labels} value`) in a Prometheus text page.
