@@ -33,6 +33,9 @@ pub struct Config {
     /// Origins that may call the API from a browser (CORS). Empty (the default): no
     /// `Access-Control-*` header is ever sent.
     pub cors_allowed_origins: Vec<String>,
+    /// The analysts' web page (`[web]`: `secure_cookies`, `session_idle_minutes`; see
+    /// src/web/mod.rs).
+    pub web: crate::web::WebConfig,
     /// Largest request body accepted by the API, in bytes.
     pub max_body_bytes: usize,
     /// Most referrals in one batch request.
@@ -143,6 +146,7 @@ impl Default for Config {
             agencies: vec![Agency::new("demo-unit", "FR")],
             limits: LimitsConfig::default(),
             cors_allowed_origins: Vec::new(),
+            web: Default::default(),
             max_body_bytes: 1024 * 1024,
             max_batch: 1000,
             want_evidence: false,
@@ -218,6 +222,9 @@ impl Config {
     /// Checks everything that can be checked without touching the disk or the network.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let bad = |m: String| Err(ConfigError::Invalid(m));
+        if self.web.session_idle_minutes == 0 {
+            return bad("web.session_idle_minutes must be at least 1".into());
+        }
         if self.workers == 0 || self.workers > 4096 {
             return bad(format!(
                 "workers = {} must be between 1 and 4096",

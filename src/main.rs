@@ -27,6 +27,7 @@ mod retry;
 mod serve;
 mod server;
 mod store;
+mod web;
 
 fn main() -> std::process::ExitCode {
     cli::main()

@@ -41,7 +41,10 @@ pub struct AppState {
 pub fn router(state: AppState) -> Router {
     let body_limit = state.config.max_body_bytes;
     Router::new()
-        .route("/", get(index))
+        .route(
+            "/",
+            get(index).layer(axum::middleware::from_fn(crate::web::browser_redirect)),
+        )
         .route("/v1/referrals", post(submit))
         .route("/v1/referrals/{id}", get(get_referral))
         .route("/v1/cases", get(list_cases))
@@ -52,6 +55,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::api_lists::routes())
         .merge(crate::api_retention::routes())
         .merge(crate::auth::http::routes())
+        .merge(crate::web::routes())
         .fallback(not_found)
         .layer(axum::extract::DefaultBodyLimit::max(body_limit))
         .layer(axum::middleware::from_fn_with_state(
