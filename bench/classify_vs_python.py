@@ -9,7 +9,7 @@ What it does:
    has it write the corpus: 100k keywords in ten languages (70 % whole-word, 20 % prefix,
    10 % substring) and ~10 KB mixed-language documents (see classify/benches/support/corpus.rs);
 2. runs the Rust side: `classify_corpus run DIR` loads the lists as the service does and
-   classifies every document (normalisation, Aho-Corasick, regex-free scoring, language ID
+   classifies every document (normalisation, keyword search, regex-free scoring, language ID
    with shares), round after round for --seconds;
 3. runs the Python side on the same files: keywords and documents normalised (NFKC, format
    characters removed, casefold), one `pyahocorasick` automaton, word/prefix boundaries

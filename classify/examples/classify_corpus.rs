@@ -3,6 +3,7 @@
 //! ```text
 //! classify_corpus write DIR [KEYWORDS [DOCS [DOC_BYTES]]]   corpus → DIR/lists, DIR/docs.txt, DIR/keywords.tsv
 //! classify_corpus run DIR [SECONDS]                          classify every document, print JSON figures
+//! classify_corpus digest DIR                                 SHA-256 of every document's classification
 //! classify_corpus build KEYWORDS                             build time and memory for that many keywords
 //! classify_corpus build DIR/lists                            the same for lists written by `write`
 //! ```
@@ -15,6 +16,10 @@
 //! text, by the wall clock and by the thread's own CPU time (the machine is shared). `build` prints the build time and the process's resident memory (VmRSS, and the
 //! peak VmHWM, from /proc/self/status) once the lists are dropped and only the classifier
 //! is left, and VmRSS before loading, with the lists loaded, and just after the build.
+//! `digest` prints the SHA-256 of the JSON of every document's classification, one after
+//! the other, and the same for the language answers alone: a change meant only to make
+//! classifying faster must leave both as they were (build the previous commit's example and
+//! compare).
 
 #[path = "../benches/support/corpus.rs"]
 mod corpus;
@@ -44,12 +49,13 @@ fn main() {
             Path::new(&args[1]),
             args.get(2).map_or(3.0, |s| s.parse().expect("seconds")),
         ),
+        Some("digest") => digest(Path::new(&args[1])),
         Some("build") => match args.get(1).map(|a| a.parse::<usize>()) {
             Some(Err(_)) => build_from(Path::new(&args[1]), None),
             _ => build(num(1, 1_000_000)),
         },
         _ => {
-            eprintln!("usage: classify_corpus write DIR [KEYWORDS [DOCS [DOC_BYTES]]] | run DIR [SECONDS] | build KEYWORDS");
+            eprintln!("usage: classify_corpus write DIR [KEYWORDS [DOCS [DOC_BYTES]]] | run DIR [SECONDS] | digest DIR | build KEYWORDS");
             std::process::exit(2);
         }
     }
@@ -108,6 +114,32 @@ fn run(dir: &Path, seconds: f64) {
         (bytes * rounds) as f64 / secs / 1e6,
         (bytes * rounds) as f64 / cpu / 1e6
     );
+}
+
+fn digest(dir: &Path) {
+    use sha2::{Digest, Sha256};
+    let (classifier, _) = load(&dir.join("lists"));
+    let text = std::fs::read_to_string(dir.join("docs.txt")).expect("read docs");
+    let (mut all, mut languages) = (Sha256::new(), Sha256::new());
+    let (mut docs, mut matches) = (0usize, 0usize);
+    for d in text.split(SEPARATOR) {
+        let c = classifier.classify(&Document::text(d));
+        all.update(serde_json::to_vec(&c).expect("JSON"));
+        all.update(b"\n");
+        languages.update(serde_json::to_vec(&(&c.language, &c.languages)).expect("JSON"));
+        languages.update(b"\n");
+        docs += 1;
+        matches += c.matches.len();
+    }
+    println!(
+        "{{\"documents\": {docs}, \"matches\": {matches}, \"classifications_sha256\": \"{}\", \"languages_sha256\": \"{}\"}}",
+        hex(&all.finalize()),
+        hex(&languages.finalize())
+    );
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Nanoseconds this thread has run on a CPU (`/proc/thread-self/schedstat`), so that a

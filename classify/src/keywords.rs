@@ -218,7 +218,7 @@ impl Keywords {
 }
 
 /// The character at `i` of UTF-8 `bytes` and its length, or ([`NO_CHAR`], 0) at the end.
-#[inline]
+#[inline(always)]
 fn decode(bytes: &[u8], i: usize) -> (u32, usize) {
     let Some(&x) = bytes.get(i) else {
         return (NO_CHAR, 0);

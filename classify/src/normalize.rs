@@ -246,6 +246,17 @@ fn phrase_folds(text: &str, start: usize, out: &mut Vec<(usize, char)>) -> usize
         .find(|&(_, c)| !t2s::in_han_blocks(c))
         .map_or(text.len(), |(i, _)| start + i);
     let run = &text[start..end];
+    // Up to the first character that begins a phrase, OpenCC converts character by
+    // character, which the character table does too (see `t2s::phrase_part`).
+    let from = if reference_path() {
+        Some(0)
+    } else {
+        t2s::phrase_part(run)
+    };
+    let Some(from) = from else {
+        return end;
+    };
+    let (start, run) = (start + from, &run[from..]);
     if run.chars().nth(1).is_some() {
         if let Some(folded) = t2s::phrase_fold(run) {
             for ((i, c), f) in run.char_indices().zip(folded) {
@@ -258,10 +269,42 @@ fn phrase_folds(text: &str, start: usize, out: &mut Vec<(usize, char)>) -> usize
     end
 }
 
+// Tests compare the fold as it is with the way it was (OpenCC's phrase conversion on whole
+// runs of Han characters; ASCII through the general path), which must give the same.
+#[cfg(test)]
+thread_local! {
+    static REFERENCE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+#[cfg(test)]
+fn reference_path() -> bool {
+    REFERENCE.with(std::cell::Cell::get)
+}
+
+#[cfg(not(test))]
+#[inline(always)]
+fn reference_path() -> bool {
+    false
+}
+
+/// [`normalize`] the way it was before [`t2s::phrase_part`] and [`Writer::feed_ascii`],
+/// for the tests that show the two agree.
+#[cfg(test)]
+pub(crate) fn normalize_reference(text: &str) -> Normalized {
+    REFERENCE.with(|w| w.set(true));
+    let out = normalize(text);
+    REFERENCE.with(|w| w.set(false));
+    out
+}
+
 impl Writer<'_> {
     /// One kept character, the `nth` kept one of its cluster.
     #[inline]
     fn feed(&mut self, c: char, src: Range<usize>, nth: usize) {
+        if c.is_ascii() && !reference_path() {
+            self.feed_ascii(c as u8, src, nth);
+            return;
+        }
         // The basic Cyrillic and Arabic letters, most of the text after ASCII: a letter of a
         // word, and steps 4–7 come down to an offset or `fold_letter`.
         let u = c as u32;
@@ -283,6 +326,29 @@ impl Writer<'_> {
             self.end_word();
         }
         self.emit(c, src);
+    }
+
+    /// [`Writer::feed`] for an ASCII character, what most of a page is: a letter or digit
+    /// of a word, a space, or punctuation, whose steps 4–7 are at most a lower-casing.
+    #[inline]
+    fn feed_ascii(&mut self, b: u8, src: Range<usize>, nth: usize) {
+        if b.is_ascii_alphanumeric() {
+            let script = b.is_ascii_alphabetic().then_some(Script::Latin);
+            self.letter(b as char, script, &src, nth);
+            self.in_space = false;
+            self.out
+                .push(b.to_ascii_lowercase() as char, src, &mut self.run);
+            return;
+        }
+        if self.word_chars > 0 {
+            self.end_word();
+        }
+        if b.is_ascii_whitespace() || b == 0x0B {
+            self.space(src);
+        } else {
+            self.in_space = false;
+            self.out.push(b as char, src, &mut self.run);
+        }
     }
 
     /// Word bookkeeping for a letter or digit.
@@ -459,8 +525,21 @@ fn starts_cluster(c: char) -> bool {
 /// character this saves were most of the time of normalising Russian, Arabic or Chinese.)
 /// Kept to what the Unicode data says for the whole range: NFKC_QC=Yes and ccc=0, and not
 /// a second part of a composition (those are NFC_QC=Maybe).
-#[inline]
+#[inline(always)]
 pub(crate) fn nfkc_stable(c: char) -> bool {
+    // ASCII and the basic Cyrillic, Arabic and Han letters first, inline: every character
+    // is looked at here once, and most are of those.
+    let u = c as u32;
+    u < 0x80
+        || (0x400..=0x482).contains(&u)
+        || (0x621..=0x64A).contains(&u)
+        || (0x4E00..=0x9FFF).contains(&u)
+        || nfkc_stable_listed(c)
+}
+
+/// [`nfkc_stable`] by the full list of ranges (which includes the shortcut's).
+#[inline(never)]
+fn nfkc_stable_listed(c: char) -> bool {
     matches!(c as u32,
         0x00..=0x7F | 0xA1..=0xA7 | 0xA9 | 0xAB | 0xAC | 0xAE | 0xB0 | 0xB1 | 0xB6 | 0xB7 | 0xBB
         | 0x60C | 0x61B | 0x61F | 0x6D4 | 0x2010 | 0x2012..=0x2016 | 0x2018..=0x2023 | 0x2030
@@ -498,14 +577,36 @@ fn lower(c: char) -> char {
         'А'..='Я' => char::from_u32(c as u32 + 0x20).unwrap_or(c),
         'Ѐ'..='Џ' => char::from_u32(c as u32 + 0x50).unwrap_or(c),
         'а'..='я' | '\u{0600}'..='\u{06FF}' | '\u{4E00}'..='\u{9FFF}' => c,
-        _ => {
-            let mut l = c.to_lowercase();
-            // Only İ lower-cases to more than one char, and it is handled above.
-            match (l.next(), l.next()) {
-                (Some(x), None) => x,
-                _ => c,
-            }
-        }
+        // General punctuation (dashes, quotes): no case.
+        '\u{2000}'..='\u{206F}' => c,
+        // Accented Latin, Greek, the rest of Cyrillic: a table made by `lower_by_rule`.
+        _ if (c as u32) < LOWER_TABLE_END => lower_table()[c as usize],
+        _ => lower_by_rule(c),
+    }
+}
+
+/// The characters below this go through [`lower_table`].
+const LOWER_TABLE_END: u32 = 0x530;
+
+/// [`lower_by_rule`] for every character below [`LOWER_TABLE_END`], looked up instead of
+/// searched for in the standard library's case tables (the search was 1.4 % of
+/// classifying: French, German and Turkish letters, Kazakh and Ukrainian ones).
+fn lower_table() -> &'static [char] {
+    static TABLE: std::sync::OnceLock<Vec<char>> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| {
+        (0..LOWER_TABLE_END)
+            .map(|u| char::from_u32(u).map_or('\0', lower_by_rule))
+            .collect()
+    })
+}
+
+/// `c`'s lower case when it is one character, otherwise `c`.
+fn lower_by_rule(c: char) -> char {
+    let mut l = c.to_lowercase();
+    // Only İ lower-cases to more than one char, and it is handled above.
+    match (l.next(), l.next()) {
+        (Some(x), None) => x,
+        _ => c,
     }
 }
 
@@ -720,7 +821,27 @@ mod tests {
     }
 
     #[test]
+    fn the_lower_case_shortcuts_are_the_rule() {
+        for c in (0..=0x10FFFFu32).filter_map(char::from_u32) {
+            let want = match c {
+                'İ' | 'ı' => 'i',
+                'ς' => 'σ',
+                _ => lower_by_rule(c),
+            };
+            assert_eq!(lower(c), want, "{c:?}");
+        }
+    }
+
+    #[test]
     fn the_stable_ranges_are_stable() {
+        // The inline shortcut says nothing the full list does not.
+        for c in (0..=0x10FFFFu32).filter_map(char::from_u32) {
+            assert_eq!(
+                nfkc_stable(c),
+                c.is_ascii() || nfkc_stable_listed(c),
+                "{c:?}"
+            );
+        }
         for c in (0..=0x10FFFFu32)
             .filter_map(char::from_u32)
             .filter(|&c| nfkc_stable(c))
@@ -909,5 +1030,38 @@ mod tests {
         assert_eq!(find_back(s, "东突厥"), Some("東突\u{200B}厥"));
         // Folding is idempotent: normalised text normalises to itself.
         assert_eq!(normalize(&n.text).text, n.text);
+    }
+
+    #[test]
+    fn the_ascii_path_agrees_with_the_general_one() {
+        // Every kind of character the fold treats apart, ASCII most often.
+        let alphabet: Vec<char> =
+            "aAzZ09 \t\n\x0b\r.,-_'İıIiHhPpCcOoEe\u{301}\u{200B}\u{a0}\u{3000}ＩＳｓ\
+                                   РрСсОоЕеНнЖжЁё ايیکةـَ٣۳中國回覆ﻻ😀"
+                .chars()
+                .collect();
+        let mut rng = 0xD1B5_4A32_D192_ED03u64;
+        let mut next = |n: usize| {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            (rng % n as u64) as usize
+        };
+        for _ in 0..50_000 {
+            let len = next(40);
+            let text: String = (0..len)
+                .map(|_| {
+                    if next(2) == 0 {
+                        alphabet[next(24)]
+                    } else {
+                        alphabet[next(alphabet.len())]
+                    }
+                })
+                .collect();
+            let (new, old) = (normalize(&text), normalize_reference(&text));
+            assert_eq!(new.text, old.text, "{text:?}");
+            assert_eq!(map_of(&new), map_of(&old), "{text:?}");
+            assert_eq!(new, old, "{text:?}");
+        }
     }
 }

@@ -25,8 +25,9 @@ pub mod prepare;
 use crate::normalize::{han_form, HanForm};
 use model::{model, Group, Model};
 use prepare::{letter_weight, script_of, Script};
-pub use prepare::{prepare, CJK_WEIGHT};
+pub use prepare::{prepare, prepare_into, CJK_WEIGHT};
 use shared::{LanguageGuess, LanguageShare};
+use std::ops::Range;
 
 /// Below this many letters (Han and kana count [`CJK_WEIGHT`] each) we do not guess, unless
 /// they make [`MIN_WORDS`] words or more; never below [`MIN_LETTERS_IN_WORDS`]. ("ИГИЛ" and
@@ -86,8 +87,14 @@ pub fn language(text: &str) -> Option<LanguageGuess> {
 
 /// Prepares as much of the start of `text` as `max_letters` letters need, and detects.
 fn sample(text: &str, max_letters: usize) -> Option<LanguageGuess> {
+    sample_with(text, max_letters, &mut String::new())
+}
+
+/// [`sample`], preparing into `scratch`.
+fn sample_with(text: &str, max_letters: usize, scratch: &mut String) -> Option<LanguageGuess> {
     let raw = prefix(text, max_letters * BYTES_PER_LETTER);
-    detect_prepared(&prepare(raw), max_letters)
+    prepare_into(raw, scratch);
+    detect_prepared(scratch, max_letters)
 }
 
 /// Same as [`language`] (the name older callers use).
@@ -101,10 +108,25 @@ pub fn detect(text: &str) -> Option<LanguageGuess> {
 pub fn identify(text: &str) -> (Option<LanguageGuess>, Vec<LanguageShare>) {
     // Segments are cut in the raw text (format characters and look-alikes do not make
     // letters of another script long enough to cut a run); only the samples are prepared.
-    let mut segs = segments(prefix(text, MAX_IDENTIFY_BYTES));
+    let mut texts = String::new();
+    let mut segs = segments(prefix(text, MAX_IDENTIFY_BYTES), &mut texts);
     if segs.len() > MAX_SEGMENTS {
-        segs = regroup(segs);
+        let mut grouped = String::with_capacity(texts.len() + MAX_SEGMENTS);
+        segs = regroup(segs, &texts, &mut grouped);
+        texts = grouped;
     }
+    let samples: Vec<(&str, usize)> = (segs.iter())
+        .map(|s| (&texts[s.text.clone()], s.letters))
+        .collect();
+    from_segments(text, &samples)
+}
+
+/// [`identify`] once the document is cut into segments, each given as its text (at least
+/// what is sampled of it) and its letters.
+fn from_segments(
+    text: &str,
+    segs: &[(&str, usize)],
+) -> (Option<LanguageGuess>, Vec<LanguageShare>) {
     if segs.len() <= 1 {
         let guess = language(text);
         let shares = guess
@@ -120,25 +142,26 @@ pub fn identify(text: &str) -> (Option<LanguageGuess>, Vec<LanguageShare>) {
         (DOCUMENT_BUDGET_LETTERS / segs.len()).clamp(MIN_SEGMENT_SAMPLE, MAX_DETECT_LETTERS);
     // Per language: letters, confidence × letters, and the guess with the most letters.
     let mut by_code: Vec<(String, usize, f64, LanguageGuess, usize)> = Vec::new();
-    for seg in &segs {
-        let Some(g) = sample(&seg.text, per_segment) else {
+    let mut scratch = String::with_capacity(per_segment * BYTES_PER_LETTER);
+    for &(seg_text, seg_letters) in segs {
+        let Some(g) = sample_with(seg_text, per_segment, &mut scratch) else {
             continue;
         };
         match by_code.iter_mut().find(|e| e.0 == g.code) {
             Some(e) => {
-                e.1 += seg.letters;
-                e.2 += g.confidence * seg.letters as f64;
-                if seg.letters > e.4 {
+                e.1 += seg_letters;
+                e.2 += g.confidence * seg_letters as f64;
+                if seg_letters > e.4 {
                     e.3 = g;
-                    e.4 = seg.letters;
+                    e.4 = seg_letters;
                 }
             }
             None => by_code.push((
                 g.code.clone(),
-                seg.letters,
-                g.confidence * seg.letters as f64,
+                seg_letters,
+                g.confidence * seg_letters as f64,
                 g,
-                seg.letters,
+                seg_letters,
             )),
         }
     }
@@ -369,21 +392,29 @@ const SEGMENT_TEXT_BYTES: usize = MAX_DETECT_LETTERS * BYTES_PER_LETTER;
 
 #[derive(Debug)]
 struct Segment {
-    /// The segment's text, or at least its first [`SEGMENT_TEXT_BYTES`].
-    text: String,
+    /// Where the segment's text is in the buffer of the segments' texts: all of it, or at
+    /// least its first [`SEGMENT_TEXT_BYTES`].
+    text: Range<usize>,
     script: Option<Script>,
     letters: usize,
 }
 
-fn segments(text: &str) -> Vec<Segment> {
+/// The segments of `text`; their texts are written one after the other into `texts`
+/// (one buffer for all: segments of a page were a few kilobytes of allocations each).
+fn segments(text: &str, texts: &mut String) -> Vec<Segment> {
+    texts.clear();
+    texts.reserve(text.len().min(MAX_SEGMENTS * 2 * SEGMENT_TEXT_BYTES));
     let mut out: Vec<Segment> = Vec::new();
     let mut after_blank = false;
+    let mut runs = Vec::new();
     for line in text.lines() {
         if line.trim().is_empty() {
             after_blank = true;
             continue;
         }
-        for (piece, script, letters) in script_runs(line) {
+        script_runs(line, &mut runs);
+        for &(start, end, script, letters) in &runs {
+            let piece = &line[start..end];
             match out.last_mut() {
                 // Same script: one paragraph stays one segment; across a blank line only a
                 // short piece is merged.
@@ -393,18 +424,24 @@ fn segments(text: &str) -> Vec<Segment> {
                             || cur.letters < MIN_SEGMENT_LETTERS
                             || letters < MIN_SEGMENT_LETTERS) =>
                 {
-                    // Only the start of a segment is ever sampled.
+                    // Only the start of a segment is ever sampled. (The current segment's
+                    // text is the end of the buffer.)
                     if cur.text.len() < SEGMENT_TEXT_BYTES {
-                        cur.text.push('\n');
-                        cur.text.push_str(piece);
+                        texts.push('\n');
+                        texts.push_str(head(piece));
+                        cur.text.end = texts.len();
                     }
                     cur.letters += letters;
                 }
-                _ => out.push(Segment {
-                    text: piece.to_string(),
-                    script,
-                    letters,
-                }),
+                _ => {
+                    let at = texts.len();
+                    texts.push_str(head(piece));
+                    out.push(Segment {
+                        text: at..texts.len(),
+                        script,
+                        letters,
+                    })
+                }
             }
             after_blank = false;
         }
@@ -412,79 +449,150 @@ fn segments(text: &str) -> Vec<Segment> {
     out
 }
 
-/// Too many segments: join each script's segments, in order, in groups, so that every
-/// letter still counts and about [`MAX_SEGMENTS`] detections are made. (Sampling would
-/// alias with a page that repeats a pattern of languages.)
-fn regroup(segments: Vec<Segment>) -> Vec<Segment> {
-    let size = segments.len().div_ceil(MAX_SEGMENTS);
-    let mut done = Vec::new();
-    // Per script: the group being filled and how many segments it holds.
-    let mut open: Vec<(Segment, usize)> = Vec::new();
-    for seg in segments {
-        match open.iter_mut().position(|(g, _)| g.script == seg.script) {
-            Some(i) => {
-                let (g, n) = &mut open[i];
-                if g.text.len() < SEGMENT_TEXT_BYTES {
-                    g.text.push('\n');
-                    g.text.push_str(&seg.text);
-                }
-                g.letters += seg.letters;
-                *n += 1;
-                if *n == size {
-                    done.push(open.swap_remove(i).0);
-                }
-            }
-            None if size == 1 => done.push(seg),
-            None => open.push((seg, 1)),
-        }
+/// The part of a piece a segment keeps: its first [`SEGMENT_TEXT_BYTES`], up to the end of
+/// the character that crosses that mark. The samples look at no more (`prefix` of at most
+/// that many bytes, which needs to see the character after its cut), and once a segment's
+/// text is that long nothing more is appended, so keeping the whole piece would change no
+/// sample: it only cost copying every paragraph.
+fn head(piece: &str) -> &str {
+    let mut end = SEGMENT_TEXT_BYTES.min(piece.len());
+    while !piece.is_char_boundary(end) {
+        end += 1;
     }
-    done.extend(open.into_iter().map(|(g, _)| g));
-    done
+    &piece[..end]
 }
 
-/// A line cut where the script changes ("игил — Islamic State" is two pieces). A run of
-/// fewer than [`MIN_RUN_LETTERS`] joins its neighbour, so a brand name does not cut a
-/// Russian sentence into pieces too short to tell.
-fn script_runs(line: &str) -> Vec<(&str, Option<Script>, usize)> {
-    // (start, end, script, weighted letters)
-    let mut runs: Vec<(usize, usize, Option<Script>, usize)> = Vec::new();
-    for (i, c) in line.char_indices() {
-        let end = i + c.len_utf8();
-        let class = run_class(c);
-        let weight = match class {
-            None => 0,
-            Some(Script::Han) => CJK_WEIGHT,
-            Some(_) => 1,
-        };
-        match (class, runs.last_mut()) {
-            (None, Some(r)) => r.1 = end,
-            (Some(k), Some(r)) if r.2.is_none() || r.2 == Some(k) => {
-                r.1 = end;
-                r.2 = Some(k);
-                r.3 += weight;
-            }
-            (None, None) => runs.push((i, end, None, 0)),
-            (Some(k), _) => runs.push((i, end, Some(k), weight)),
-        }
+/// Too many segments: join each script's segments, in order, in groups, so that every
+/// letter still counts and about [`MAX_SEGMENTS`] detections are made. (Sampling would
+/// alias with a page that repeats a pattern of languages.) The segments' texts are in
+/// `texts`; the groups' are written into `grouped`.
+fn regroup(segments: Vec<Segment>, texts: &str, grouped: &mut String) -> Vec<Segment> {
+    let size = segments.len().div_ceil(MAX_SEGMENTS);
+    // A group: its script, letters and members (indices into `segments`).
+    struct Group {
+        script: Option<Script>,
+        letters: usize,
+        members: Vec<usize>,
     }
-    let mut merged: Vec<(usize, usize, Option<Script>, usize)> = Vec::new();
-    for r in runs {
-        match merged.last_mut() {
-            Some(prev) if prev.2 == r.2 || prev.3 < MIN_RUN_LETTERS || r.3 < MIN_RUN_LETTERS => {
-                if r.3 > prev.3 {
-                    prev.2 = r.2;
+    let mut done: Vec<Group> = Vec::new();
+    // Per script: the group being filled.
+    let mut open: Vec<Group> = Vec::new();
+    for (i, seg) in segments.iter().enumerate() {
+        match open.iter_mut().position(|g| g.script == seg.script) {
+            Some(k) => {
+                let g = &mut open[k];
+                g.letters += seg.letters;
+                g.members.push(i);
+                if g.members.len() == size {
+                    done.push(open.swap_remove(k));
                 }
-                prev.1 = r.1;
-                prev.3 += r.3;
             }
-            _ => merged.push(r),
+            None => {
+                let g = Group {
+                    script: seg.script,
+                    letters: seg.letters,
+                    members: vec![i],
+                };
+                if size == 1 {
+                    done.push(g);
+                } else {
+                    open.push(g);
+                }
+            }
         }
     }
-    merged
-        .into_iter()
-        .filter(|r| r.3 > 0)
-        .map(|(s, e, k, n)| (&line[s..e], k, n))
+    done.extend(open);
+    grouped.clear();
+    done.into_iter()
+        .map(|g| {
+            let at = grouped.len();
+            for (n, &m) in g.members.iter().enumerate() {
+                // As when appending one segment to the group's text after another: only
+                // while the text is shorter than what is sampled.
+                if n > 0 {
+                    if grouped.len() - at >= SEGMENT_TEXT_BYTES {
+                        break;
+                    }
+                    grouped.push('\n');
+                }
+                grouped.push_str(&texts[segments[m].text.clone()]);
+            }
+            Segment {
+                text: at..grouped.len(),
+                script: g.script,
+                letters: g.letters,
+            }
+        })
         .collect()
+}
+
+/// A line cut where the script changes ("игил — Islamic State" is two pieces), into `runs`
+/// as `(start, end, script, weighted letters)`. A run of fewer than [`MIN_RUN_LETTERS`]
+/// joins its neighbour, so a brand name does not cut a Russian sentence into pieces too
+/// short to tell.
+///
+/// One pass: a run starts where a letter of another script than the run's comes (the first
+/// at the line's start) and ends where the next begins; each finished run is merged at once
+/// with the one before it when either is short. Characters that are no letter only extend
+/// the run they are in, and ASCII is decided without decoding.
+fn script_runs(line: &str, runs: &mut Vec<(usize, usize, Option<Script>, usize)>) {
+    runs.clear();
+    let bytes = line.as_bytes();
+    let (mut start, mut class, mut letters) = (0usize, None::<Script>, 0usize);
+    let mut i = 0;
+    while i < bytes.len() {
+        let at = i;
+        let b = bytes[i];
+        let k = if b < 0x80 {
+            i += 1;
+            let alpha = (b | 0x20).wrapping_sub(b'a') < 26;
+            // Inside a Latin run (most of a Latin page), counting is all there is to do.
+            if class == Some(Script::Latin) {
+                letters += usize::from(alpha);
+                continue;
+            }
+            if !alpha {
+                continue;
+            }
+            Script::Latin
+        } else {
+            let c = line[i..].chars().next().expect("a char boundary");
+            i += c.len_utf8();
+            match run_class(c) {
+                Some(k) => k,
+                None => continue,
+            }
+        };
+        if class != Some(k) {
+            if class.is_some() {
+                merge_run(runs, (start, at, class, letters));
+                (start, letters) = (at, 0);
+            }
+            class = Some(k);
+        }
+        letters += if k == Script::Han { CJK_WEIGHT } else { 1 };
+    }
+    merge_run(runs, (start, line.len(), class, letters));
+    runs.retain(|r| r.3 > 0);
+}
+
+/// Appends run `r` to `runs`, or joins it to the last one when they share a script or
+/// either is shorter than [`MIN_RUN_LETTERS`] (the script of the longer one wins).
+#[inline]
+fn merge_run(
+    runs: &mut Vec<(usize, usize, Option<Script>, usize)>,
+    r: (usize, usize, Option<Script>, usize),
+) {
+    match runs.last_mut() {
+        Some(prev) if prev.2 == r.2 || prev.3 < MIN_RUN_LETTERS || r.3 < MIN_RUN_LETTERS => {
+            if r.3 > prev.3 {
+                prev.2 = r.2;
+            }
+            prev.1 = r.1;
+            prev.3 += r.3;
+        }
+        _ => runs.push(r),
+    }
 }
 
 /// The script of a letter for cutting runs, with Han and kana as one (Japanese mixes them
@@ -614,11 +722,15 @@ mod tests {
         let para = format!("{RUS} {ARA} {ENG}\n\n").repeat(200);
         assert_eq!(languages(&para).len(), 3, "grouping keeps every language");
         // A short foreign name stays inside its sentence.
-        let runs = script_runs("компания YouTube сообщила сегодня о новых правилах");
+        let mut runs = Vec::new();
+        script_runs(
+            "компания YouTube сообщила сегодня о новых правилах",
+            &mut runs,
+        );
         assert_eq!(runs.len(), 1);
-        assert_eq!(runs[0].1, Some(Script::Cyrillic));
+        assert_eq!(runs[0].2, Some(Script::Cyrillic));
         // Kanji and kana are one run.
-        let runs = script_runs("外務省の報道官は今日、会談が来週も続くと述べた");
+        script_runs("外務省の報道官は今日、会談が来週も続くと述べた", &mut runs);
         assert_eq!(runs.len(), 1, "{runs:?}");
     }
 
@@ -637,7 +749,230 @@ mod tests {
     fn short_lines_of_one_script_are_merged() {
         // Each line alone is short; together they are a paragraph.
         let doc = "Переговоры продолжатся\nв столице на следующей неделе\nсообщило министерство";
-        assert_eq!(segments(doc).len(), 1);
+        assert_eq!(segments(doc, &mut String::new()).len(), 1);
         assert_eq!(languages(doc)[0].code, "rus");
+    }
+
+    /// The segmentation as it was before it went to one pass and kept only the head of each
+    /// piece: the reference the faster one must agree with.
+    mod reference {
+        use super::super::{run_class, Script, CJK_WEIGHT, MIN_RUN_LETTERS};
+        use super::super::{MIN_SEGMENT_LETTERS, SEGMENT_TEXT_BYTES};
+
+        pub(super) struct Segment {
+            pub text: String,
+            pub script: Option<Script>,
+            pub letters: usize,
+        }
+
+        pub(super) fn segments(text: &str) -> Vec<Segment> {
+            let mut out: Vec<Segment> = Vec::new();
+            let mut after_blank = false;
+            for line in text.lines() {
+                if line.trim().is_empty() {
+                    after_blank = true;
+                    continue;
+                }
+                for (piece, script, letters) in script_runs(line) {
+                    match out.last_mut() {
+                        Some(cur)
+                            if cur.script == script
+                                && (!after_blank
+                                    || cur.letters < MIN_SEGMENT_LETTERS
+                                    || letters < MIN_SEGMENT_LETTERS) =>
+                        {
+                            if cur.text.len() < SEGMENT_TEXT_BYTES {
+                                cur.text.push('\n');
+                                cur.text.push_str(piece);
+                            }
+                            cur.letters += letters;
+                        }
+                        _ => out.push(Segment {
+                            text: piece.to_string(),
+                            script,
+                            letters,
+                        }),
+                    }
+                    after_blank = false;
+                }
+            }
+            out
+        }
+
+        pub(super) fn regroup(segments: Vec<Segment>) -> Vec<Segment> {
+            let size = segments.len().div_ceil(super::super::MAX_SEGMENTS);
+            let mut done = Vec::new();
+            let mut open: Vec<(Segment, usize)> = Vec::new();
+            for seg in segments {
+                match open.iter_mut().position(|(g, _)| g.script == seg.script) {
+                    Some(i) => {
+                        let (g, n) = &mut open[i];
+                        if g.text.len() < SEGMENT_TEXT_BYTES {
+                            g.text.push('\n');
+                            g.text.push_str(&seg.text);
+                        }
+                        g.letters += seg.letters;
+                        *n += 1;
+                        if *n == size {
+                            done.push(open.swap_remove(i).0);
+                        }
+                    }
+                    None if size == 1 => done.push(seg),
+                    None => open.push((seg, 1)),
+                }
+            }
+            done.extend(open.into_iter().map(|(g, _)| g));
+            done
+        }
+
+        fn script_runs(line: &str) -> Vec<(&str, Option<Script>, usize)> {
+            let mut runs: Vec<(usize, usize, Option<Script>, usize)> = Vec::new();
+            for (i, c) in line.char_indices() {
+                let end = i + c.len_utf8();
+                let class = run_class(c);
+                let weight = match class {
+                    None => 0,
+                    Some(Script::Han) => CJK_WEIGHT,
+                    Some(_) => 1,
+                };
+                match (class, runs.last_mut()) {
+                    (None, Some(r)) => r.1 = end,
+                    (Some(k), Some(r)) if r.2.is_none() || r.2 == Some(k) => {
+                        r.1 = end;
+                        r.2 = Some(k);
+                        r.3 += weight;
+                    }
+                    (None, None) => runs.push((i, end, None, 0)),
+                    (Some(k), _) => runs.push((i, end, Some(k), weight)),
+                }
+            }
+            let mut merged: Vec<(usize, usize, Option<Script>, usize)> = Vec::new();
+            for r in runs {
+                match merged.last_mut() {
+                    Some(prev)
+                        if prev.2 == r.2 || prev.3 < MIN_RUN_LETTERS || r.3 < MIN_RUN_LETTERS =>
+                    {
+                        if r.3 > prev.3 {
+                            prev.2 = r.2;
+                        }
+                        prev.1 = r.1;
+                        prev.3 += r.3;
+                    }
+                    _ => merged.push(r),
+                }
+            }
+            merged
+                .into_iter()
+                .filter(|r| r.3 > 0)
+                .map(|(s, e, k, n)| (&line[s..e], k, n))
+                .collect()
+        }
+    }
+
+    /// What the detector can see of a segment: its script, its letters, and every sample
+    /// `sample` may take of its text (at most [`MAX_DETECT_LETTERS`] letters' worth).
+    fn seen(
+        script: Option<Script>,
+        letters: usize,
+        text: &str,
+    ) -> (Option<Script>, usize, Vec<&str>) {
+        let samples = (MIN_SEGMENT_SAMPLE..=MAX_DETECT_LETTERS)
+            .map(|n| prefix(text, n * BYTES_PER_LETTER))
+            .collect();
+        (script, letters, samples)
+    }
+
+    fn assert_segments_agree(doc: &str) {
+        let mut texts = String::new();
+        let new = segments(doc, &mut texts);
+        let old = reference::segments(doc);
+        let view_new: Vec<_> = new
+            .iter()
+            .map(|s| seen(s.script, s.letters, &texts[s.text.clone()]))
+            .collect();
+        let view_old: Vec<_> = old
+            .iter()
+            .map(|s| seen(s.script, s.letters, &s.text))
+            .collect();
+        assert_eq!(view_new, view_old, "{doc:?}");
+        // Grouped the same way too (as when there are more than MAX_SEGMENTS).
+        let mut grouped = String::new();
+        let new = regroup(new, &texts, &mut grouped);
+        let old = reference::regroup(old);
+        let view_new: Vec<_> = new
+            .iter()
+            .map(|s| seen(s.script, s.letters, &grouped[s.text.clone()]))
+            .collect();
+        let view_old: Vec<_> = old
+            .iter()
+            .map(|s| seen(s.script, s.letters, &s.text))
+            .collect();
+        assert_eq!(view_new, view_old, "{doc:?}");
+        // And so the answers: identify() against the reference segmentation's.
+        let mut old = reference::segments(doc);
+        if old.len() > MAX_SEGMENTS {
+            old = reference::regroup(old);
+        }
+        let samples: Vec<(&str, usize)> =
+            old.iter().map(|s| (s.text.as_str(), s.letters)).collect();
+        assert_eq!(identify(doc), from_segments(doc, &samples), "{doc:?}");
+    }
+
+    #[test]
+    fn one_pass_segmentation_agrees_with_the_reference() {
+        let heldout = include_str!("../../../fixtures/langid/heldout.tsv");
+        let lines: Vec<&str> = heldout
+            .lines()
+            .filter_map(|l| l.splitn(3, '\t').nth(2))
+            .collect();
+        let mut rng = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = |n: usize| {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            (rng % n as u64) as usize
+        };
+        // Documents of held-out lines, paragraphs of 1 to 30 lines (some far over the
+        // bytes a segment keeps), joined by spaces, newlines or blank lines.
+        for _ in 0..300 {
+            let mut doc = String::new();
+            for _ in 0..1 + next(40) {
+                doc.push_str(lines[next(lines.len())]);
+                doc.push_str(["", " ", "\n", "\n\n", " \n \n"][next(5)]);
+            }
+            assert_segments_agree(&doc);
+            // Obfuscated (zero-width characters, tatweel, look-alikes).
+            let obfuscated: String = doc
+                .chars()
+                .flat_map(|c| {
+                    let swap = match c {
+                        'о' => 'o',
+                        'а' => 'a',
+                        'e' => 'е',
+                        c => c,
+                    };
+                    [swap, ['\u{200B}', '\u{0640}', '\u{200C}'][(c as usize) % 3]]
+                })
+                .collect();
+            assert_segments_agree(&obfuscated);
+        }
+        // Random text over an alphabet of every kind of character the runs tell apart.
+        let alphabet: Vec<char> =
+            "ab zZ9,.-\n\t\r\u{a0}жЖё ыيپے٣ًـ中國の カ한αßé\u{200B}\u{301}कক😀\u{20000}"
+                .chars()
+                .collect();
+        for _ in 0..1000 {
+            let len = next(2000);
+            let mut doc = String::new();
+            let mut c = alphabet[0];
+            for _ in 0..len {
+                // Runs of the same character now and then, so that long runs form.
+                if next(3) > 0 {
+                    c = alphabet[next(alphabet.len())];
+                }
+                doc.push(c);
+            }
+            assert_segments_agree(&doc);
+        }
     }
 }

@@ -150,19 +150,27 @@ pub const CJK_WEIGHT: usize = 3;
 
 /// The text a detector should see (see the module documentation).
 pub fn prepare(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    prepare_into(text, &mut out);
+    out
+}
+
+/// [`prepare`] into `out` (cleared first), so that a caller detecting many samples reuses
+/// one buffer.
+pub fn prepare_into(text: &str, out: &mut String) {
+    out.clear();
     // [Latin, Cyrillic] letters: step 4 is only needed when there are both.
     let mut counts = [0usize; 2];
-    let mut out = String::with_capacity(text.len());
     // NFKC one cluster at a time, as the matching fold does it (the same as NFKC of the
     // whole text: clusters are cut only before characters nothing combines with), with no
     // table lookup at all for the common blocks; format characters, tatweel and harakat
     // dropped on the way.
     for_each_kept(text, 0, |c, _, _| {
-        push_prepared(&mut out, c, &mut counts);
+        push_prepared(out, c, &mut counts);
         ControlFlow::Continue(())
     });
     if counts[0] == 0 || counts[1] == 0 {
-        return out;
+        return;
     }
     // Both scripts: the look-alikes are resolved on the letters as written (the table is
     // case-aware: Latin H is Cyrillic Н, while h would be the Kazakh һ), then lower-cased.
@@ -172,12 +180,11 @@ pub fn prepare(text: &str) -> String {
         ControlFlow::Continue(())
     });
     fold_look_alike_words(&mut chars);
-    let mut folded = String::with_capacity(out.len());
+    out.clear();
     let mut ignored = [0usize; 2];
     for c in chars {
-        push_prepared(&mut folded, c, &mut ignored);
+        push_prepared(out, c, &mut ignored);
     }
-    folded
 }
 
 /// Steps 2 and 3 for one character, counting Latin and Cyrillic letters.

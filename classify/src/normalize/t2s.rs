@@ -83,6 +83,39 @@ pub(super) fn phrase_fold(run: &str) -> Option<Vec<char>> {
     (chars.len() == run.chars().count()).then_some(chars)
 }
 
+/// Where OpenCC's phrase conversion of `run` can differ from its character table: from the
+/// first character that begins a phrase of more than one character (a byte offset), or
+/// `None` when no character of the run does.
+///
+/// OpenCC converts by longest match from left to right, a phrase or else a single
+/// character. Before the first character that begins a phrase, every match is a single
+/// character, converted as the character table (`table`) converts it on its own; so the
+/// fold of that part is the table's, and only the rest needs the phrase conversion. Most
+/// runs of simplified text have no such character at all (55 % of the runs of the training
+/// lines), and the conversion, a dictionary walk per character, was 5 % of classifying.
+/// `tests::phrase_starts_are_those_of_the_dictionaries` checks [`PHRASE_STARTS`] against
+/// the dictionary files the converter is built from, and that every character converts to
+/// one character whose fold is its own.
+pub(super) fn phrase_part(run: &str) -> Option<usize> {
+    run.char_indices()
+        .find(|&(_, c)| PHRASE_STARTS.binary_search(&c).is_ok())
+        .map(|(i, _)| i)
+}
+
+/// The first characters of the keys of more than one character in OpenCC's t2s
+/// dictionaries (`TSPhrases`; `TSCharacters` has none), sorted: 277 phrases begin with one
+/// of these 116.
+const PHRASE_STARTS: [char; 116] = [
+    '一', '上', '不', '么', '乾', '二', '以', '侔', '傢', '傷', '八', '凌', '出', '函', '千', '反',
+    '名', '哪', '回', '壺', '大', '宫', '尼', '幺', '康', '張', '彷', '徵', '情', '憑', '手', '扭',
+    '找', '拉', '拜', '據', '文', '於', '旋', '明', '書', '有', '朝', '木', '李', '樊', '沈', '流',
+    '浪', '滑', '無', '牴', '狐', '珍', '甚', '申', '畢', '發', '瞭', '示', '神', '稟', '竺', '答',
+    '篤', '簡', '籌', '素', '老', '肘', '茵', '萬', '蒜', '蕓', '蕩', '蕭', '藉', '衹', '袖', '覆',
+    '見', '角', '計', '變', '貂', '買', '踅', '躪', '郭', '酒', '醞', '重', '金', '鈞', '鉅', '鉸',
+    '銀', '錢', '鍊', '鍛', '鍾', '鎖', '鐵', '鑽', '雁', '雖', '電', '露', '項', '頗', '頸', '顛',
+    '顧', '麼', '黄', '龍',
+];
+
 /// Whether `c` is in the Han blocks the fold looks at.
 pub(super) fn in_han_blocks(c: char) -> bool {
     is_han(c)
@@ -168,5 +201,157 @@ mod tests {
         assert_eq!(han_form('国'), Some(HanForm::Simplified));
         assert_eq!(han_form('人'), None);
         assert_eq!(han_form('a'), None);
+    }
+
+    /// The keys of OpenCC's t2s dictionaries and its configuration, read from the source of
+    /// the `ferrous-opencc` package this crate is built with (found by `cargo metadata`,
+    /// offline); its build compiles exactly these files into the converter.
+    fn opencc_sources() -> (String, Vec<String>) {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let out = std::process::Command::new(cargo)
+            .args(["metadata", "--offline", "--format-version", "1"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .expect("cargo metadata runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let meta: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+        let manifest = meta["packages"]
+            .as_array()
+            .expect("packages")
+            .iter()
+            .find(|p| p["name"] == "ferrous-opencc")
+            .and_then(|p| p["manifest_path"].as_str())
+            .expect("ferrous-opencc is a dependency")
+            .to_string();
+        let root = std::path::Path::new(&manifest)
+            .parent()
+            .expect("a directory");
+        let read = |rel: &str| {
+            std::fs::read_to_string(root.join(rel))
+                .unwrap_or_else(|e| panic!("{}: {e}", root.join(rel).display()))
+        };
+        let mut keys = Vec::new();
+        for file in ["TSPhrases", "TSCharacters"] {
+            let text = read(&format!("assets/dictionaries/{file}.txt"));
+            for line in text
+                .lines()
+                .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            {
+                let key = line.split('\t').next().expect("a key");
+                keys.push(key.to_string());
+            }
+        }
+        (read("assets/t2s.json"), keys)
+    }
+
+    #[test]
+    fn phrase_starts_are_those_of_the_dictionaries() {
+        let (config, keys) = opencc_sources();
+        // The conversion is one group of the two dictionaries read here, nothing else.
+        let files: Vec<&str> = config.split('"').filter(|f| f.ends_with(".ocd2")).collect();
+        assert_eq!(
+            files,
+            ["TSPhrases.ocd2", "TSPhrases.ocd2", "TSCharacters.ocd2"],
+            "segmentation, then the conversion group: {config}"
+        );
+        assert!(keys.len() > 4_000, "{}", keys.len());
+        let mut starts: Vec<char> = keys
+            .iter()
+            .filter(|k| k.chars().nth(1).is_some())
+            .map(|k| k.chars().next().expect("not empty"))
+            .collect();
+        starts.sort_unstable();
+        starts.dedup();
+        assert_eq!(
+            starts, PHRASE_STARTS,
+            "regenerate PHRASE_STARTS from the dictionaries"
+        );
+        // On its own, every Han character converts to one character, whose fold is the
+        // character's own: so a part of a run that OpenCC converts character by character
+        // folds exactly as the character table folds it.
+        let cc = converter().expect("t2s configuration");
+        let fold = |c: char| simplified(c).map_or_else(|| c.to_string(), str::to_string);
+        let mut buf = [0u8; 4];
+        let mut changed = 0;
+        for &(lo, hi) in &HAN {
+            for c in (lo..=hi).filter_map(char::from_u32) {
+                let out = cc.convert(c.encode_utf8(&mut buf));
+                let mut chars = out.chars();
+                let (Some(d), None) = (chars.next(), chars.next()) else {
+                    panic!("{c} converts to {out:?}");
+                };
+                assert_eq!(fold(d), fold(c), "{c} → {d}");
+                changed += usize::from(d != c);
+            }
+        }
+        assert!(changed > 4_000, "{changed}");
+    }
+
+    #[test]
+    fn converting_from_the_first_phrase_character_folds_as_whole_runs() {
+        use crate::normalize::{normalize, normalize_reference};
+        let (_, keys) = opencc_sources();
+        let phrases: Vec<&str> = keys
+            .iter()
+            .filter(|k| k.chars().nth(1).is_some())
+            .map(String::as_str)
+            .collect();
+        // Characters to build runs of: every phrase's, the table's both sides, common ones.
+        let mut pool: Vec<char> = phrases.iter().flat_map(|p| p.chars()).collect();
+        pool.extend(
+            table()
+                .iter()
+                .take(600)
+                .flat_map(|(k, v)| v.chars().chain([*k])),
+        );
+        pool.extend("的是了在人我他们这中国说时大地为子中你".chars());
+        let check = |text: &str| {
+            let (new, old) = (normalize(text), normalize_reference(text));
+            assert_eq!(new.text, old.text, "{text}");
+            for i in 0..new.text.len() {
+                assert_eq!(new.source_of(i), old.source_of(i), "{text} at {i}");
+            }
+        };
+        let mut rng = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = |n: usize| {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            (rng % n as u64) as usize
+        };
+        let mut differ = 0;
+        for _ in 0..20_000 {
+            let mut text = String::new();
+            for _ in 0..1 + next(8) {
+                match next(4) {
+                    0 => text.push_str(phrases[next(phrases.len())]),
+                    1 => text.push([' ', '，', 'a', '。'][next(4)]),
+                    _ => text.push(pool[next(pool.len())]),
+                }
+            }
+            check(&text);
+            // Runs where a phrase changes something after characters converted one by one.
+            for run in text.split(|c: char| !is_han(c)) {
+                let tail = phrase_part(run).filter(|&p| p > 0).map(|p| &run[p..]);
+                differ += usize::from(tail.is_some_and(|t| phrase_fold(t).is_some()));
+            }
+        }
+        assert!(differ > 500, "runs that exercise the split: {differ}");
+        // The Chinese lines of the development data, and every phrase in a sentence.
+        let heldout = include_str!("../../../fixtures/langid/heldout.tsv");
+        let train = include_str!("../../../fixtures/langid/train.tsv");
+        for line in heldout.lines().chain(train.lines()) {
+            if line.starts_with("cmn") {
+                check(line);
+            }
+        }
+        for p in &phrases {
+            check(&format!("他说{p}了"));
+            check(&format!("不{p}大"));
+        }
     }
 }
