@@ -46,31 +46,67 @@ pub enum AdminCommand {
     Audit {
         #[command(flatten)]
         at: Where,
-        /// Only entries about this case.
-        #[arg(long = "case")]
-        case_id: Option<String>,
-        /// Only entries of this agency.
-        #[arg(long)]
-        agency: Option<String>,
-        /// Only entries of this token id.
-        #[arg(long = "token-id")]
-        token_id: Option<String>,
-        /// Only this action (e.g. case.view).
-        #[arg(long)]
-        action: Option<String>,
-        /// Only entries at or after this time (RFC 3339 or YYYY-MM-DD).
-        #[arg(long)]
-        since: Option<String>,
-        /// Only entries after this sequence number.
-        #[arg(long)]
-        after: Option<i64>,
-        /// At most this many entries (default 100).
-        #[arg(long, default_value_t = 100)]
-        limit: usize,
+        #[command(flatten)]
+        filter: AuditArgs,
         /// Re-compute the whole hash chain instead of listing.
         #[arg(long)]
         verify: bool,
     },
+}
+
+/// Which audit entries `triage admin audit` prints.
+#[derive(Args)]
+pub struct AuditArgs {
+    /// Only entries about this case.
+    #[arg(long = "case")]
+    case_id: Option<String>,
+    /// Only entries of this agency.
+    #[arg(long)]
+    agency: Option<String>,
+    /// Only entries of this token id.
+    #[arg(long = "token-id")]
+    token_id: Option<String>,
+    /// Only this action (e.g. case.view).
+    #[arg(long)]
+    action: Option<String>,
+    /// Only entries at or after this time (RFC 3339 or YYYY-MM-DD).
+    #[arg(long)]
+    since: Option<String>,
+    /// Only entries after this sequence number.
+    #[arg(long)]
+    after: Option<i64>,
+    /// At most this many entries (default 100).
+    #[arg(long, default_value_t = 100)]
+    limit: usize,
+}
+
+impl AuditArgs {
+    /// The store's filter; a bad `--limit` or `--since` is a usage error naming it.
+    fn filter(self) -> Result<audit::Filter, CliError> {
+        let limit = self.limit;
+        if limit == 0 || limit > 100_000 {
+            return Err(CliError::usage(format!(
+                "--limit {limit} must be between 1 and 100000"
+            )));
+        }
+        let since = match self.since {
+            None => None,
+            Some(s) => Some(crate::server::parse_since(&s).ok_or_else(|| {
+                CliError::usage(format!(
+                    "--since {s:?} is not an RFC 3339 time or a date (YYYY-MM-DD)"
+                ))
+            })?),
+        };
+        Ok(audit::Filter {
+            case_id: self.case_id,
+            agency: self.agency,
+            token_id: self.token_id,
+            action: self.action,
+            since,
+            after: self.after,
+            limit,
+        })
+    }
 }
 
 #[derive(Subcommand)]
@@ -164,43 +200,12 @@ fn store_error(e: anyhow::Error) -> CliError {
 pub fn run(command: AdminCommand) -> CliResult {
     match command {
         AdminCommand::Token { command } => token(command),
-        AdminCommand::Audit {
-            at,
-            case_id,
-            agency,
-            token_id,
-            action,
-            since,
-            after,
-            limit,
-            verify,
-        } => {
+        AdminCommand::Audit { at, filter, verify } => {
             let ctx = open(&at)?;
             if verify {
                 return verify_chain(&ctx);
             }
-            if limit == 0 || limit > 100_000 {
-                return Err(CliError::usage(format!(
-                    "--limit {limit} must be between 1 and 100000"
-                )));
-            }
-            let since = match since {
-                None => None,
-                Some(s) => Some(crate::server::parse_since(&s).ok_or_else(|| {
-                    CliError::usage(format!(
-                        "--since {s:?} is not an RFC 3339 time or a date (YYYY-MM-DD)"
-                    ))
-                })?),
-            };
-            let f = audit::Filter {
-                case_id,
-                agency,
-                token_id,
-                action,
-                since,
-                after,
-                limit,
-            };
+            let f = filter.filter()?;
             let entries = ctx
                 .store
                 .call_sync(|c| audit::query(c, &f))

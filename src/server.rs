@@ -170,12 +170,7 @@ async fn submit(State(st): State<AppState>, headers: HeaderMap, body: Body) -> R
     let (who, items, batch) = match read_submission(&st, &headers, body).await {
         Ok(x) => x,
         Err(e) => {
-            if e.status.is_client_error() {
-                st.metrics
-                    .referrals_rejected
-                    .with_label_values(&[e.kind()])
-                    .inc();
-            }
+            count_rejected(&st, &e);
             return e.into_response();
         }
     };
@@ -258,16 +253,19 @@ pub(crate) async fn submit_referrals(
     items: Vec<ReferralIn>,
     batch: bool,
 ) -> ApiResult<Vec<Value>> {
-    let out = submit_core(st, who, via, items, batch).await;
-    if let Err(e) = &out {
-        if e.status.is_client_error() {
-            st.metrics
-                .referrals_rejected
-                .with_label_values(&[e.kind()])
-                .inc();
-        }
+    submit_core(st, who, via, items, batch)
+        .await
+        .inspect_err(|e| count_rejected(st, e))
+}
+
+/// Counts a refused submission in `triage_referrals_rejected_total` (the caller's errors only).
+fn count_rejected(st: &AppState, e: &ApiError) {
+    if e.status.is_client_error() {
+        st.metrics
+            .referrals_rejected
+            .with_label_values(&[e.kind()])
+            .inc();
     }
-    out
 }
 
 async fn submit_core(
@@ -348,13 +346,7 @@ async fn submit_core(
     }
     let accepted = st
         .store
-        .call(move |c| {
-            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            let accepted = store::insert_referrals_in(&tx, &new)?;
-            audit::append(&tx, &entries)?;
-            tx.commit()?;
-            Ok(accepted)
-        })
+        .call(move |c| audit::with_entries(c, &entries, |tx| store::insert_referrals_in(tx, &new)))
         .await
         .map_err(ApiError::internal)?;
     st.auth.counted(&vec!["referral.submit"; accepted.len()]);
@@ -372,10 +364,24 @@ async fn submit_core(
     for a in &accepted {
         tracing::info!(referral_id = %a.referral_id, case_id = %a.case_id, agency = %who.agency, token_id = %who.token_id, via, deconflicted = a.already_referred.is_some(), "referral accepted");
     }
-    Ok(accepted
-        .iter()
-        .map(|a| serde_json::to_value(a).expect("serialisable"))
-        .collect())
+    Ok(accepted.iter().map(|a| accepted_json(a, who)).collect())
+}
+
+/// One accepted referral as `who` sees it. When another agency referred the content first,
+/// the answer names that agency and the time (deconfliction), not its referral id: like its
+/// note, that id is the other agency's (only an admin sees it).
+fn accepted_json(a: &store::Accepted, who: &Principal) -> Value {
+    let mut v = serde_json::to_value(a).expect("serialisable");
+    let foreign = a
+        .already_referred
+        .as_ref()
+        .is_some_and(|p| p.by != who.agency);
+    if foreign && who.role != crate::auth::Role::Admin {
+        if let Some(p) = v["already_referred"].as_object_mut() {
+            p.remove("referral_id");
+        }
+    }
+    v
 }
 
 /// Kafka mode: 202 only once Kafka has acknowledged every referral of the request; else 503
@@ -395,12 +401,7 @@ async fn kafka_accept(
     // the worker deconflicts the repeat).
     let n = entries.len();
     st.store
-        .call(move |c| {
-            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            audit::append(&tx, &entries)?;
-            tx.commit()?;
-            Ok(())
-        })
+        .call(move |c| audit::with_entries(c, &entries, |_| Ok(())))
         .await
         .map_err(|e| {
             st.metrics.audit_failures.inc();

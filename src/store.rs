@@ -1310,10 +1310,11 @@ mod legal_clock_tests {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn referral(id: &str, url: &str, agency: &str) -> NewReferral {
+    /// A referral of `url` by `agency` (jurisdiction FR), for tests over the store.
+    pub(crate) fn referral(id: &str, url: &str, agency: &str) -> NewReferral {
         let canon = shared::url::canonical_url(url).unwrap();
         NewReferral {
             id: id.into(),

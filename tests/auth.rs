@@ -365,20 +365,12 @@ fn every_submission_view_and_list_is_audited_and_only_admins_read_the_log() {
     // The command line reads the same log (while the server runs) and the chain verifies.
     let cfg = config.to_str().unwrap();
     let d = data.to_str().unwrap();
-    let out = triage(
-        &[
-            "--json",
-            "admin",
-            "audit",
-            "--config",
-            cfg,
-            "--data-dir",
-            d,
-            "--case",
-            &case_id,
-        ],
-        None,
-    );
+    let admin_audit = |args: &[&str]| {
+        let mut all = vec!["admin", "audit", "--config", cfg, "--data-dir", d];
+        all.extend_from_slice(args);
+        triage(&all, None)
+    };
+    let out = admin_audit(&["--json", "--case", &case_id]);
     assert!(
         out.status.success(),
         "{}",
@@ -392,18 +384,7 @@ fn every_submission_view_and_list_is_audited_and_only_admins_read_the_log() {
         lines.iter().any(|e| e["action"] == "referral.submit"),
         "{lines:?}"
     );
-    let out = triage(
-        &[
-            "admin",
-            "audit",
-            "--config",
-            cfg,
-            "--data-dir",
-            d,
-            "--verify",
-        ],
-        None,
-    );
+    let out = admin_audit(&["--verify"]);
     assert!(
         out.status.success(),
         "{}",
@@ -417,41 +398,19 @@ fn every_submission_view_and_list_is_audited_and_only_admins_read_the_log() {
     drop(server);
 
     // Tampering with an entry (triggers dropped first) is found.
-    let db = data.join("triage.sqlite");
-    let sql =
-        "DROP TRIGGER audit_no_update; UPDATE audit SET agency = 'someone-else' WHERE seq = 2;";
-    let c = std::process::Command::new("python3")
-        .args([
-            "-c",
-            &format!(
-                "import sqlite3; c = sqlite3.connect({:?}); c.executescript({sql:?}); c.commit()",
-                db.to_str().unwrap()
-            ),
-        ])
-        .status();
-    if c.map(|s| s.success()).unwrap_or(false) {
-        let out = triage(
-            &[
-                "admin",
-                "audit",
-                "--config",
-                cfg,
-                "--data-dir",
-                d,
-                "--verify",
-            ],
-            None,
-        );
-        assert_eq!(out.status.code(), Some(1), "{}", stdout_of(&out));
-        assert!(
-            String::from_utf8_lossy(&out.stderr).contains("broken at entry 2"),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    } else {
-        // The unit tests of src/auth cover the same tampering without python3.
-        eprintln!("python3 with sqlite3 not available; tampering checked by the unit tests");
-    }
+    let db = rusqlite::Connection::open(data.join("triage.sqlite")).unwrap();
+    db.execute_batch(
+        "DROP TRIGGER audit_no_update; UPDATE audit SET agency = 'someone-else' WHERE seq = 2;",
+    )
+    .unwrap();
+    drop(db);
+    let out = admin_audit(&["--verify"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout_of(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("broken at entry 2"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]

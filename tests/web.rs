@@ -9,7 +9,6 @@ use reqwest::blocking::{Client, Response};
 use reqwest::header;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
-use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
 /// A page whose title and text carry markup and script, plus a keyword of the fixture lists
@@ -22,34 +21,6 @@ const HOSTILE: &str = "<!DOCTYPE html><html lang=\"ru\"><head><meta charset=\"ut
 в Зареченской области. По данным следствия, мужчина распространял материалы в закрытых чатах \
 и публиковал чужие видеозаписи. Возбуждено уголовное дело, суд избрал меру пресечения.</p>\
 <p>\"Кавычки\" и 'апострофы' &amp; амперсанды остаются текстом.</p></main></body></html>";
-
-/// A one-page HTTP origin on 127.0.0.1 serving `body` as UTF-8 HTML to every request.
-fn hostile_origin(body: &'static str) -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap().to_string();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut s) = stream else { continue };
-            std::thread::spawn(move || {
-                let mut buf = [0u8; 4096];
-                let mut seen = Vec::new();
-                while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match s.read(&mut buf) {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => seen.extend_from_slice(&buf[..n]),
-                    }
-                }
-                let head = format!(
-                    "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                    body.len()
-                );
-                let _ = s.write_all(head.as_bytes());
-                let _ = s.write_all(body.as_bytes());
-            });
-        }
-    });
-    addr
-}
 
 /// Two agencies: the admin's demo-unit (FR) and de-bka (DE).
 fn config(dir: &std::path::Path) -> std::path::PathBuf {
@@ -203,7 +174,7 @@ struct World {
 }
 
 fn world(name: &str) -> World {
-    let origin = hostile_origin(HOSTILE);
+    let origin = loopback_origin(|_| html_response(HOSTILE));
     let dir = tempdir(name);
     let cfg = config(&dir);
     let server = start_server(
@@ -500,6 +471,23 @@ fn case_page_escapes_hostile_text_marks_matches_and_stays_in_scope() {
     // The case list and dashboard show it to its agency.
     let (_, list) = fr.page("/ui/cases?status=routed&language=rus");
     assert!(list.contains(&case_id));
+    // A list is audited with the cases it showed (as the API's `case.list`), not just a count:
+    // the case list with its filters, and the live queue.
+    let (_, audit) = get_json(s, "/v1/audit?action=case.list&limit=1000");
+    for (page, filters) in [
+        ("cases", json!("status=routed&language=rus")),
+        ("queue", Value::Null),
+    ] {
+        assert!(
+            audit["entries"].as_array().unwrap().iter().any(|e| {
+                e["via"] == "web"
+                    && e["detail"]["page"] == page
+                    && e["detail"]["filters"] == filters
+                    && e["detail"]["case_ids"] == json!([case_id])
+            }),
+            "the {page} page's audit entry does not name the case it showed: {audit}"
+        );
+    }
     let (_, list) = fr.page("/ui/cases?status=failed");
     assert!(!list.contains(&case_id));
     // The range filter, around the day the case was created (not "today": midnight may pass).

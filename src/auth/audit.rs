@@ -160,6 +160,20 @@ pub fn append(conn: &Connection, entries: &[Entry]) -> Result<Vec<i64>> {
     Ok(out)
 }
 
+/// Runs `change` and appends `entries` in one write transaction (begun IMMEDIATE): the change
+/// and the entries that record it commit together, or neither does.
+pub fn with_entries<R>(
+    conn: &mut Connection,
+    entries: &[Entry],
+    change: impl FnOnce(&Connection) -> Result<R>,
+) -> Result<R> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let out = change(&tx)?;
+    append(&tx, entries)?;
+    tx.commit()?;
+    Ok(out)
+}
+
 /// What to read back.
 #[derive(Debug, Default, Clone)]
 pub struct Filter {

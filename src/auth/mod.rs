@@ -102,6 +102,23 @@ pub enum Permission {
     ViewAudit,
 }
 
+impl Permission {
+    /// Every permission, in declaration order (the tests walk the role × permission matrix).
+    #[cfg(test)]
+    pub const ALL: [Permission; 10] = [
+        Permission::Submit,
+        Permission::ViewCases,
+        Permission::ExtendRetention,
+        Permission::DownloadEvidence,
+        Permission::ViewDashboard,
+        Permission::ViewMetrics,
+        Permission::ViewLists,
+        Permission::ManageLists,
+        Permission::ManageTokens,
+        Permission::ViewAudit,
+    ];
+}
+
 /// Which cases a principal may see; store queries take it so paging stays correct.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Scope {
@@ -448,12 +465,7 @@ impl Auth {
         let entry = audit::Entry::new(who, via, action, case_id, detail);
         let action = entry.action.clone();
         self.store
-            .call(move |c| {
-                let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-                audit::append(&tx, std::slice::from_ref(&entry))?;
-                tx.commit()?;
-                Ok(())
-            })
+            .call(move |c| audit::with_entries(c, std::slice::from_ref(&entry), |_| Ok(())))
             .await
             .map_err(|e| {
                 self.metrics.audit_failures.inc();

@@ -230,18 +230,7 @@ fn durations_parse_and_nonsense_is_named() {
 #[test]
 fn the_permission_matrix() {
     use Permission::*;
-    let all = [
-        Submit,
-        ViewCases,
-        ExtendRetention,
-        DownloadEvidence,
-        ViewDashboard,
-        ViewMetrics,
-        ViewLists,
-        ManageLists,
-        ManageTokens,
-        ViewAudit,
-    ];
+    let all = Permission::ALL;
     let allowed = |role: Role| -> Vec<Permission> {
         let p = Principal {
             token_id: "t".into(),

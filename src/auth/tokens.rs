@@ -145,17 +145,22 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(TokenRow, String)> {
     ))
 }
 
+/// The row with this id and its stored hash.
+fn by_id(conn: &Connection, id: &str) -> Result<Option<(TokenRow, String)>> {
+    Ok(conn
+        .query_row(
+            &format!("SELECT {COLUMNS} FROM tokens WHERE id = ?1"),
+            params![id],
+            row,
+        )
+        .optional()?)
+}
+
 /// The row of a presented token, if its hash matches.
 pub fn find_by_token(conn: &mut Connection, token: &str) -> Result<Option<TokenRow>> {
     let h = hash(token);
     let found = match parse(token) {
-        Some(id) => conn
-            .query_row(
-                &format!("SELECT {COLUMNS} FROM tokens WHERE id = ?1"),
-                params![id],
-                row,
-            )
-            .optional()?,
+        Some(id) => by_id(conn, id)?,
         // A token given from outside (TRIAGE_ADMIN_TOKEN) has no id in it: find it by hash.
         None => conn
             .query_row(
@@ -169,14 +174,7 @@ pub fn find_by_token(conn: &mut Connection, token: &str) -> Result<Option<TokenR
 }
 
 pub fn find_by_id(conn: &mut Connection, id: &str) -> Result<Option<TokenRow>> {
-    Ok(conn
-        .query_row(
-            &format!("SELECT {COLUMNS} FROM tokens WHERE id = ?1"),
-            params![id],
-            row,
-        )
-        .optional()?
-        .map(|(r, _)| r))
+    Ok(by_id(conn, id)?.map(|(r, _)| r))
 }
 
 pub fn list(conn: &mut Connection) -> Result<Vec<TokenRow>> {
@@ -262,14 +260,7 @@ pub enum Revoked {
 }
 
 pub fn revoke(conn: &Connection, id: &str) -> Result<Revoked> {
-    let Some((row, _)) = conn
-        .query_row(
-            &format!("SELECT {COLUMNS} FROM tokens WHERE id = ?1"),
-            params![id],
-            row,
-        )
-        .optional()?
-    else {
+    let Some((row, _)) = by_id(conn, id)? else {
         return Ok(Revoked::NoToken);
     };
     if row.revoked_at.is_some() {
@@ -305,14 +296,7 @@ pub fn rotate(
     by: &str,
 ) -> Result<Option<Rotated>> {
     let now = Utc::now();
-    let Some((old, _)) = conn
-        .query_row(
-            &format!("SELECT {COLUMNS} FROM tokens WHERE id = ?1"),
-            params![id],
-            row,
-        )
-        .optional()?
-    else {
+    let Some((old, _)) = by_id(conn, id)? else {
         return Ok(None);
     };
     if old.state(now) != "active" {

@@ -139,23 +139,9 @@ fn sorted(mut v: Vec<(String, u64)>) -> Vec<(String, u64)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{self, NewReferral, Store};
+    use crate::store::tests::referral;
+    use crate::store::{self, Store};
     use serde_json::json;
-
-    fn referral(id: &str, url: &str, agency: &str) -> NewReferral {
-        let canon = shared::url::canonical_url(url).unwrap();
-        NewReferral {
-            id: id.into(),
-            case_id: shared::url::case_id(&canon),
-            url: url.into(),
-            canonical_url: canon.to_string(),
-            agency: agency.into(),
-            jurisdiction: "FR".into(),
-            note: None,
-            external_ref: None,
-            categories_hint: vec![],
-        }
-    }
 
     #[test]
     fn figures_count_only_visible_cases() {

@@ -151,14 +151,21 @@ fn error_parts(e: ApiError) -> (StatusCode, Option<HeaderValue>, String) {
     (status, retry, message)
 }
 
-/// An API error as an HTML page with the same status.
-async fn error_page(chrome: &Chrome, e: ApiError) -> Response {
-    let (status, retry, message) = error_parts(e);
-    let mut resp = html_page(status, pages::error(chrome, status.as_u16(), &message));
+/// `resp` with the `Retry-After` of the error it answers, if any.
+fn with_retry(mut resp: Response, retry: Option<HeaderValue>) -> Response {
     if let Some(r) = retry {
         resp.headers_mut().insert(header::RETRY_AFTER, r);
     }
     resp
+}
+
+/// An API error as an HTML page with the same status.
+async fn error_page(chrome: &Chrome, e: ApiError) -> Response {
+    let (status, retry, message) = error_parts(e);
+    with_retry(
+        html_page(status, pages::error(chrome, status.as_u16(), &message)),
+        retry,
+    )
 }
 
 fn internal(e: anyhow::Error) -> ApiError {
@@ -196,23 +203,68 @@ impl Web {
         }
     }
 
-    /// Whether the form carries this session's CSRF token.
-    fn csrf_ok(&self, form: &HashMap<String, String>) -> bool {
-        form.get("csrf")
+    /// The fields of a posted form that carries this session's CSRF token; else a 403 page.
+    // The error is the handler's whole answer, returned at once (as `signed_in`'s is).
+    #[allow(clippy::result_large_err)]
+    fn form(
+        &self,
+        form: Result<Form<HashMap<String, String>>, FormRejection>,
+    ) -> Result<HashMap<String, String>, Response> {
+        let form = form.map(|f| f.0).unwrap_or_default();
+        if form
+            .get("csrf")
             .is_some_and(|t| session::same_secret(t, &self.csrf))
-    }
-
-    /// The answer to a form without this session's CSRF token.
-    fn csrf_refused(&self) -> Response {
-        html_page(
+        {
+            return Ok(form);
+        }
+        Err(html_page(
             StatusCode::FORBIDDEN,
             pages::error(
                 &self.chrome(),
                 403,
                 "The form did not carry this session's CSRF token (it may come from another site, or from before you signed in again). Reload the page and try again.",
             ),
-        )
+        ))
     }
+
+    /// Writes an audit entry (via `web`) before the page leaves; if it cannot be written the
+    /// answer is an error page, never an unaudited view.
+    async fn audit(
+        &self,
+        st: &AppState,
+        action: &str,
+        case_id: Option<&str>,
+        detail: Value,
+    ) -> Result<(), Response> {
+        match st
+            .auth
+            .audit(&self.who, "web", action, case_id, detail)
+            .await
+        {
+            Ok(()) => Ok(()),
+            Err(e) => Err(error_page(&self.chrome(), e).await),
+        }
+    }
+}
+
+/// The signed-in browser of a form post and the form's fields, if it carries the session's
+/// CSRF token: else the redirect to sign in, or a 403 page.
+async fn posted(
+    st: &AppState,
+    headers: &HeaderMap,
+    form: Result<Form<HashMap<String, String>>, FormRejection>,
+) -> Result<(Web, HashMap<String, String>), Response> {
+    let web = signed_in(st, headers, false).await?;
+    let form = web.form(form)?;
+    Ok((web, form))
+}
+
+/// The signed-in browser of a page request, if it holds `p`: else the redirect to sign in,
+/// or a 403 page.
+async fn page(st: &AppState, headers: &HeaderMap, p: Permission) -> Result<Web, Response> {
+    let web = signed_in(st, headers, false).await?;
+    web.require(st, p).await?;
+    Ok(web)
 }
 
 /// The `[web]` settings of this server.
@@ -279,7 +331,7 @@ async fn signed_in(st: &AppState, headers: &HeaderMap, json: bool) -> Result<Web
                 }
                 return Err(to_login("token_refused"));
             }
-            let mut resp = if json {
+            let resp = if json {
                 (
                     status,
                     Json(json!({"error": {"kind": "error", "message": message}})),
@@ -291,10 +343,7 @@ async fn signed_in(st: &AppState, headers: &HeaderMap, json: bool) -> Result<Web
                     pages::error(&Chrome::default(), status.as_u16(), &message),
                 )
             };
-            if let Some(r) = retry {
-                resp.headers_mut().insert(header::RETRY_AFTER, r);
-            }
-            Err(resp)
+            Err(with_retry(resp, retry))
         }
     }
 }
@@ -387,15 +436,12 @@ async fn login(
         Ok(who) => who,
         Err(e) => {
             let (status, retry, message) = error_parts(e);
-            let mut resp = login_response(
+            let resp = login_response(
                 &st,
                 status,
                 Some(&format!("The token was not accepted: {message}.")),
             );
-            if let Some(r) = retry {
-                resp.headers_mut().insert(header::RETRY_AFTER, r);
-            }
-            return resp;
+            return with_retry(resp, retry);
         }
     };
     let (token_id, now, cutoff) = (who.token_id.clone(), store::now(), idle_cutoff(&st));
@@ -435,24 +481,16 @@ async fn logout(
     headers: HeaderMap,
     form: Result<Form<HashMap<String, String>>, FormRejection>,
 ) -> Response {
-    let web = match signed_in(&st, &headers, false).await {
-        Ok(w) => w,
+    let web = match posted(&st, &headers, form).await {
+        Ok((w, _)) => w,
         Err(r) => return r,
     };
-    let form = form.map(|f| f.0).unwrap_or_default();
-    if !web.csrf_ok(&form) {
-        return web.csrf_refused();
-    }
     let key = web.key.clone();
     if let Err(e) = st.store.call(move |c| session::end(c, &key)).await {
         return error_page(&web.chrome(), internal(e)).await;
     }
-    if let Err(e) = st
-        .auth
-        .audit(&web.who, "web", "web.sign_out", None, json!({}))
-        .await
-    {
-        return e.into_response();
+    if let Err(r) = web.audit(&st, "web.sign_out", None, json!({})).await {
+        return r;
     }
     let mut resp = see_other("/ui/login?m=signed_out");
     let c = session::set_cookie(session::COOKIE, "", Some(0), settings(&st).secure_cookies);
@@ -464,6 +502,13 @@ async fn logout(
 
 // ---------------------------------------------------------------------------------------------
 // Submit and the live queue
+
+/// The audit detail of a page that lists cases: which page, its filters, and the ids of the
+/// cases it showed (as the API's `case.list` records them).
+fn listed(page: &str, filters: Option<&pages::Filters>, cases: &[Value]) -> Value {
+    let ids: Vec<&Value> = cases.iter().map(|c| &c["case_id"]).collect();
+    json!({"page": page, "filters": filters.map(pages::Filters::query), "case_ids": ids})
+}
 
 /// The newest cases in scope and a fingerprint of what they show (the queue script polls
 /// with it and gets `unchanged` while nothing moved).
@@ -509,18 +554,11 @@ async fn home_with(
         (vec![], String::new())
     };
     if !cases.is_empty() {
-        if let Err(e) = st
-            .auth
-            .audit(
-                &web.who,
-                "web",
-                "case.list",
-                None,
-                json!({"page": "queue", "cases": cases.len()}),
-            )
+        if let Err(r) = web
+            .audit(st, "case.list", None, listed("queue", None, &cases))
             .await
         {
-            return error_page(&chrome, e).await;
+            return r;
         }
     }
     html_page(
@@ -568,7 +606,7 @@ async fn queue_json(
             "web",
             "case.list",
             None,
-            json!({"page": "queue", "cases": cases.len()}),
+            listed("queue", None, &cases),
         )
         .await
     {
@@ -603,14 +641,10 @@ async fn submit(
     headers: HeaderMap,
     form: Result<Form<HashMap<String, String>>, FormRejection>,
 ) -> Response {
-    let web = match signed_in(&st, &headers, false).await {
-        Ok(w) => w,
+    let (web, form) = match posted(&st, &headers, form).await {
+        Ok(x) => x,
         Err(r) => return r,
     };
-    let form = form.map(|f| f.0).unwrap_or_default();
-    if !web.csrf_ok(&form) {
-        return web.csrf_refused();
-    }
     if let Err(r) = web.require(&st, Permission::Submit).await {
         return r;
     }
@@ -682,13 +716,10 @@ async fn cases(
     headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    let web = match signed_in(&st, &headers, false).await {
+    let web = match page(&st, &headers, Permission::ViewCases).await {
         Ok(w) => w,
         Err(r) => return r,
     };
-    if let Err(r) = web.require(&st, Permission::ViewCases).await {
-        return r;
-    }
     let get = |k: &str| {
         q.get(k)
             .map(|v| v.trim().to_string())
@@ -783,18 +814,11 @@ async fn cases(
         Ok(x) => x,
         Err(e) => return error_page(&web.chrome(), internal(e)).await,
     };
-    if let Err(e) = st
-        .auth
-        .audit(
-            &web.who,
-            "web",
-            "case.list",
-            None,
-            json!({"page": "cases", "filters": f.query(), "cases": rows.len()}),
-        )
+    if let Err(r) = web
+        .audit(&st, "case.list", None, listed("cases", Some(&f), &rows))
         .await
     {
-        return error_page(&web.chrome(), e).await;
+        return r;
     }
     let next = (rows.len() == PAGE_ROWS)
         .then(|| rows.last())
@@ -852,23 +876,24 @@ async fn case_page(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    let web = match signed_in(&st, &headers, false).await {
+    let web = match page(&st, &headers, Permission::ViewCases).await {
         Ok(w) => w,
         Err(r) => return r,
     };
-    if let Err(r) = web.require(&st, Permission::ViewCases).await {
-        return r;
-    }
     let case = match visible_case(&st, &web, id.clone()).await {
         Ok(c) => c,
         Err(r) => return r,
     };
-    if let Err(e) = st
-        .auth
-        .audit(&web.who, "web", "case.view", Some(&id), json!({}))
+    if let Err(r) = web
+        .audit(
+            &st,
+            "case.view",
+            Some(&id),
+            json!({"status": case["status"]}),
+        )
         .await
     {
-        return error_page(&web.chrome(), e).await;
+        return r;
     }
     let may_download =
         web.who.may(Permission::DownloadEvidence) && st.engine.preservation.is_some();
@@ -896,13 +921,10 @@ async fn download(
     headers: HeaderMap,
     Path((id, capture_id)): Path<(String, String)>,
 ) -> Response {
-    let web = match signed_in(&st, &headers, false).await {
+    let web = match page(&st, &headers, Permission::DownloadEvidence).await {
         Ok(w) => w,
         Err(r) => return r,
     };
-    if let Err(r) = web.require(&st, Permission::DownloadEvidence).await {
-        return r;
-    }
     let case = match visible_case(&st, &web, id.clone()).await {
         Ok(c) => c,
         Err(r) => return r,
@@ -973,18 +995,16 @@ async fn download(
             ),
         );
     }
-    if let Err(e) = st
-        .auth
+    if let Err(r) = web
         .audit(
-            &web.who,
-            "web",
+            &st,
             "evidence.download",
             Some(&id),
             json!({"capture_id": capture_id, "file_sha256": digest, "file_bytes": bytes.len()}),
         )
         .await
     {
-        return error_page(&web.chrome(), e).await;
+        return r;
     }
     let ext = if file.ends_with(".warc.gz") {
         "warc.gz"
@@ -1019,13 +1039,10 @@ async fn dashboard_page(
     headers: HeaderMap,
     Query(q): Query<DashQuery>,
 ) -> Response {
-    let web = match signed_in(&st, &headers, false).await {
+    let web = match page(&st, &headers, Permission::ViewDashboard).await {
         Ok(w) => w,
         Err(r) => return r,
     };
-    if let Err(r) = web.require(&st, Permission::ViewDashboard).await {
-        return r;
-    }
     let days = q
         .days
         .and_then(|d| d.parse::<u32>().ok())
@@ -1043,18 +1060,16 @@ async fn dashboard_page(
         Ok(f) => f,
         Err(e) => return error_page(&web.chrome(), internal(e)).await,
     };
-    if let Err(e) = st
-        .auth
+    if let Err(r) = web
         .audit(
-            &web.who,
-            "web",
+            &st,
             "dashboard.view",
             None,
             json!({"days": days, "cases": figures.cases}),
         )
         .await
     {
-        return error_page(&web.chrome(), e).await;
+        return r;
     }
     html_page(
         StatusCode::OK,

@@ -139,6 +139,45 @@ pub fn start_origin() -> Proc {
     start(cmd, "serving ", None)
 }
 
+/// A loopback origin on 127.0.0.1 (a free port) for pages the fixtures do not hold: every
+/// connection's request head is read, and `answer(path)` gives the whole response (status
+/// line, headers and body; see [`html_response`]). Returns `host:port`.
+pub fn loopback_origin(answer: impl Fn(&str) -> Vec<u8> + Send + Sync + 'static) -> String {
+    use std::io::Read;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let answer = std::sync::Arc::new(answer);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut s) = stream else { continue };
+            let answer = answer.clone();
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                let mut seen = Vec::new();
+                while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match s.read(&mut buf) {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => seen.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let head = String::from_utf8_lossy(&seen);
+                let path = head.split_whitespace().nth(1).unwrap_or("/");
+                let _ = s.write_all(&answer(path));
+            });
+        }
+    });
+    addr
+}
+
+/// A `200 OK` response carrying `body` as UTF-8 HTML (the connection closes after it).
+pub fn html_response(body: &str) -> Vec<u8> {
+    format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
 /// Starts `triage serve` on a free port with its data in `data_dir`, letting `origins` through
 /// the address policy; `extra` args are appended.
 pub fn start_server(data_dir: &Path, origins: &[&str], extra: &[&str]) -> Proc {
