@@ -176,6 +176,29 @@ impl From<crate::config::ConfigError> for CliError {
 
 pub type CliResult = Result<(), CliError>;
 
+/// Where a command finds the service's data, as `serve` does: `--config` (its `data_dir` and the
+/// sections the command reads) and `--data-dir` (overrides the config; default `triage-data`).
+#[derive(Args, Clone)]
+pub struct Where {
+    /// Configuration file (its `data_dir` and the sections this command reads).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Data directory (overrides the config; default `triage-data`).
+    #[arg(long = "data-dir")]
+    pub data_dir: Option<PathBuf>,
+}
+
+impl Where {
+    /// The configuration, with `--data-dir` applied.
+    pub fn load(&self) -> Result<Config, CliError> {
+        let mut config = Config::load(self.config.as_deref())?;
+        if let Some(d) = &self.data_dir {
+            config.data_dir = d.clone();
+        }
+        Ok(config)
+    }
+}
+
 pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(c) => c,

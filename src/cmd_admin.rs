@@ -18,22 +18,11 @@
 
 use crate::auth::admin::{self, CreateRequest, OpError};
 use crate::auth::{audit, tokens, Principal};
-use crate::cli::{CliError, CliResult};
+use crate::cli::{CliError, CliResult, Where};
 use crate::config::Config;
 use crate::store::Store;
 use clap::{Args, Subcommand};
 use serde_json::{json, Value};
-use std::path::PathBuf;
-
-#[derive(Args, Clone)]
-pub struct Where {
-    /// Configuration file (its `data_dir` and `[[agencies]]` are used).
-    #[arg(long)]
-    config: Option<PathBuf>,
-    /// Data directory (overrides the config; default `triage-data`).
-    #[arg(long = "data-dir")]
-    data_dir: Option<PathBuf>,
-}
 
 #[derive(Subcommand)]
 pub enum AdminCommand {
@@ -168,10 +157,7 @@ struct Ctx {
 }
 
 fn open(at: &Where) -> Result<Ctx, CliError> {
-    let mut config = Config::load(at.config.as_deref())?;
-    if let Some(d) = &at.data_dir {
-        config.data_dir = d.clone();
-    }
+    let config = at.load()?;
     let store =
         Store::open(&config.data_dir).map_err(|e| CliError::external("store", format!("{e:#}")))?;
     store

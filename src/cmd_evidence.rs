@@ -8,23 +8,12 @@
 
 use std::path::{Path, PathBuf};
 
-use clap::{Args, Subcommand};
+use clap::Subcommand;
 use serde_json::json;
 
-use crate::cli::{CliError, CliResult};
-use crate::config::Config;
+use crate::cli::{CliError, CliResult, Where};
 use ingest::evidence::keys::{CustodyKey, PublicKey};
 use ingest::evidence::EvidenceError;
-
-#[derive(Args, Clone)]
-pub struct Where {
-    /// Configuration file (its `data_dir` and `[evidence]` section are used).
-    #[arg(long)]
-    config: Option<PathBuf>,
-    /// Data directory (overrides the config; default `triage-data`).
-    #[arg(long = "data-dir")]
-    data_dir: Option<PathBuf>,
-}
 
 #[derive(Subcommand)]
 pub enum EvidenceCommand {
@@ -79,8 +68,8 @@ struct Paths {
 }
 
 fn paths(at: &Where) -> Result<Paths, CliError> {
-    let config = Config::load(at.config.as_deref())?;
-    let data_dir = at.data_dir.clone().unwrap_or(config.data_dir.clone());
+    let config = at.load()?;
+    let data_dir = config.data_dir.clone();
     Ok(Paths {
         evidence: config.evidence.dir(&data_dir),
         key: config.evidence.key_path(&data_dir),

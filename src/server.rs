@@ -132,12 +132,15 @@ impl IntoResponse for ApiError {
 
 type ApiResult<T> = Result<T, ApiError>;
 
-async fn index() -> Json<Value> {
-    Json(json!({
+/// The service's name, version and endpoints, for any valid token (browsers are sent to the
+/// web page before this runs).
+async fn index(State(st): State<AppState>, headers: HeaderMap) -> ApiResult<Json<Value>> {
+    st.auth.from_headers(&headers).await?;
+    Ok(Json(json!({
         "service": "triage",
         "version": env!("CARGO_PKG_VERSION"),
         "endpoints": ["POST /v1/referrals", "GET /v1/referrals/{id}", "GET /v1/cases", "GET /v1/cases/{id}", "POST /v1/cases/{id}/retention", "GET /v1/lists", "POST /v1/lists/reload", "GET /v1/lists/quarantine", "POST /v1/lists/quarantine/{list}/{entry}/release", "GET /v1/admin/tokens", "POST /v1/admin/tokens", "POST /v1/admin/tokens/{id}/revoke", "POST /v1/admin/tokens/{id}/rotate", "GET /v1/audit", "GET /metrics", "GET /healthz", "GET /readyz"],
-    }))
+    })))
 }
 
 async fn not_found() -> ApiError {
@@ -342,7 +345,7 @@ async fn submit_core(
         .collect();
     let count = new.len() as u64;
     if let Some(kafka) = &st.kafka {
-        return kafka_accept(st, kafka, new, entries, &who.agency).await;
+        return kafka_accept(st, kafka, new, entries, &who.agency, via).await;
     }
     let accepted = st
         .store
@@ -353,7 +356,7 @@ async fn submit_core(
     st.notify.notify_one();
     st.metrics
         .referrals_received
-        .with_label_values(&["api"])
+        .with_label_values(&[via])
         .inc_by(count);
     st.metrics.referrals_deconflicted.inc_by(
         accepted
@@ -392,6 +395,7 @@ async fn kafka_accept(
     new: Vec<NewReferral>,
     entries: Vec<audit::Entry>,
     agency: &str,
+    via: &str,
 ) -> ApiResult<Vec<Value>> {
     kafka
         .submit(&new)
@@ -410,7 +414,7 @@ async fn kafka_accept(
     st.auth.counted(&vec!["referral.submit"; n]);
     st.metrics
         .referrals_received
-        .with_label_values(&["api"])
+        .with_label_values(&[via])
         .inc_by(new.len() as u64);
     let accepted: Vec<Value> = new
         .iter()

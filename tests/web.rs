@@ -235,6 +235,12 @@ fn pages_need_a_session_and_browsers_are_sent_to_the_page() {
         .unwrap();
     assert_eq!((r.status().as_u16(), location(&r).as_str()), (303, "/ui/"));
     let r = http().get(s.url("/")).send().unwrap();
+    assert_eq!(r.status().as_u16(), 401, "the index needs a token too");
+    let r = http()
+        .get(s.url("/"))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .unwrap();
     assert_eq!(r.status().as_u16(), 200);
     assert_eq!(r.json::<Value>().unwrap()["service"], "triage");
     // The sign-in page and the assets carry the CSP and need no session.
@@ -373,6 +379,16 @@ fn case_page_escapes_hostile_text_marks_matches_and_stays_in_scope() {
     let case_id = html[at..].split('"').next().unwrap().to_string();
     let row = wait_case(&fr, &case_id);
     assert_eq!(row["status"], "routed", "{row}");
+    // Counted under the channel it came through.
+    let m = metrics(s);
+    assert_eq!(
+        metric_value(&m, "triage_referrals_received_total{source=\"web\"}"),
+        Some(1.0)
+    );
+    assert_eq!(
+        metric_value(&m, "triage_referrals_received_total{source=\"api\"}"),
+        None
+    );
 
     let (status, page) = fr.page(&format!("/ui/cases/{case_id}"));
     assert_eq!(status, 200, "{page}");

@@ -174,6 +174,25 @@ fn bootstrap_makes_one_admin_token_or_takes_the_environments() {
     };
     assert_eq!((row.role, row.agency.as_str()), (Role::Admin, "demo-unit"));
     assert!(tokens::parse(&token).is_some());
+    // Audited, without the secret.
+    let created = audit::query(
+        &c,
+        &audit::Filter {
+            action: Some("token.create".into()),
+            limit: 10,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(created.len(), 1, "{created:?}");
+    assert_eq!(
+        (
+            created[0]["who"]["token_id"].as_str(),
+            created[0]["via"].as_str()
+        ),
+        (Some(row.id.as_str()), Some("serve"))
+    );
+    assert!(!created[0].to_string().contains(&token));
     assert_eq!(
         tokens::bootstrap(&mut c, "demo-unit", None).unwrap(),
         tokens::Bootstrap::Existing

@@ -418,6 +418,25 @@ pub fn bootstrap(
             Bootstrap::Created(Box::new(row), token)
         }
     };
+    // The bootstrap token is audited like any other, in the same transaction.
+    let (id, source) = match &out {
+        Bootstrap::FromEnv(id) => (id.clone(), "TRIAGE_ADMIN_TOKEN"),
+        Bootstrap::Created(row, _) => (row.id.clone(), "generated"),
+        Bootstrap::Existing => unreachable!("returned above"),
+    };
+    crate::auth::audit::append(
+        &tx,
+        &[crate::auth::audit::Entry {
+            at: crate::store::now(),
+            token_id: id.clone(),
+            agency: n.agency.clone(),
+            role: Role::Admin.as_str().to_string(),
+            via: "serve".into(),
+            action: "token.create".into(),
+            case_id: None,
+            detail: serde_json::json!({"token_id": id, "role": "admin", "label": n.label, "source": source, "expires_at": n.expires_at.to_rfc3339()}),
+        }],
+    )?;
     tx.commit()?;
     Ok(out)
 }

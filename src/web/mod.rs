@@ -319,6 +319,10 @@ async fn signed_in(st: &AppState, headers: &HeaderMap, json: bool) -> Result<Web
             key: found.key,
         }),
         Err(e) => {
+            if json && e.status() != StatusCode::UNAUTHORIZED {
+                // The queue script reads the API's error shape: kind, message, retry_after.
+                return Err(e.into_response());
+            }
             let (status, retry, message) = error_parts(e);
             if status == StatusCode::UNAUTHORIZED {
                 let token_id = found.token_id.clone();
@@ -331,18 +335,10 @@ async fn signed_in(st: &AppState, headers: &HeaderMap, json: bool) -> Result<Web
                 }
                 return Err(to_login("token_refused"));
             }
-            let resp = if json {
-                (
-                    status,
-                    Json(json!({"error": {"kind": "error", "message": message}})),
-                )
-                    .into_response()
-            } else {
-                html_page(
-                    status,
-                    pages::error(&Chrome::default(), status.as_u16(), &message),
-                )
-            };
+            let resp = html_page(
+                status,
+                pages::error(&Chrome::default(), status.as_u16(), &message),
+            );
             Err(with_retry(resp, retry))
         }
     }
