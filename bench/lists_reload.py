@@ -26,11 +26,13 @@ import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.join(ROOT, "target", "release", "triage")
-TOKEN = "bench-admin-token-0123456789"
+# The admin token the server stores at its first start (TRIAGE_ADMIN_TOKEN, at least 32 characters).
+TOKEN = "bench-admin-token-0123456789abcdefghij"
 
 
 def start(args):
-    p = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    env = dict(os.environ, TRIAGE_ADMIN_TOKEN=TOKEN)
+    p = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
     for line in p.stdout:
         if line.startswith("triage listening on "):
             addr = line.rsplit("http://", 1)[1].strip()
@@ -81,8 +83,7 @@ def main():
         synthetic_list(lists, a.kind, a.n)
     cfg = os.path.join(work, "config.toml")
     with open(cfg, "w") as f:
-        f.write(f'[[agencies]]\nid = "demo-unit"\njurisdiction = "FR"\n'
-                f'[[agencies]]\nid = "ops"\njurisdiction = "FR"\ntoken = "{TOKEN}"\nadmin = true\n')
+        f.write('default_agency = "ops"\n[[agencies]]\nid = "ops"\njurisdiction = "FR"\n')
     t = time.perf_counter()
     p, addr = start([BIN, "serve", "--listen", "127.0.0.1:0", "--data-dir", os.path.join(work, "data"),
                      "--config", cfg, "--lists", lists])

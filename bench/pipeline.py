@@ -22,6 +22,10 @@ import threading
 import time
 import urllib.request
 
+# The admin token the server stores at its first start (TRIAGE_ADMIN_TOKEN); every request
+# carries it. The per-token rate limit is turned off so that the figure is the pipeline's.
+TOKEN = "bench-admin-token-0123456789abcdefghij"
+AUTH = {"authorization": f"Bearer {TOKEN}"}
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # TRIAGE_BIN: another build to measure (e.g. a copy of an older one, for an A/B comparison).
 BIN = os.environ.get("TRIAGE_BIN") or os.path.join(ROOT, "target", "release", "triage")
@@ -30,7 +34,8 @@ PAGES = ["ru-news.html", "zh-news.html", "ur-news.html", "ar-news.html", "fa-new
 
 
 def start(args, marker):
-    p = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    env = dict(os.environ, TRIAGE_ADMIN_TOKEN=TOKEN)
+    p = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
     for line in p.stdout:
         if line.startswith(marker):
             addr = line.rsplit("http://", 1)[1].strip()
@@ -40,13 +45,13 @@ def start(args, marker):
 
 
 def post(url, body):
-    req = urllib.request.Request(url, data=json.dumps(body).encode(), headers={"content-type": "application/json"})
+    req = urllib.request.Request(url, data=json.dumps(body).encode(), headers={"content-type": "application/json", **AUTH})
     with urllib.request.urlopen(req, timeout=60) as r:
         return r.status, json.load(r)
 
 
 def final_count(server):
-    with urllib.request.urlopen(f"http://{server}/metrics", timeout=10) as r:
+    with urllib.request.urlopen(urllib.request.Request(f"http://{server}/metrics", headers=AUTH), timeout=10) as r:
         text = r.read().decode()
     return sum(float(v) for v in re.findall(r'^triage_referrals_final_total\{status="\w+"\} (\S+)$', text, re.M))
 
@@ -62,12 +67,12 @@ def main():
         subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
     origin_p, origin = start([BIN, "fixtures", "serve", "--listen", "127.0.0.1:0"], "serving ")
     data = tempfile.mkdtemp(prefix="triage-bench-")
-    extra = []
-    if a.no_evidence:
-        config = os.path.join(data, "bench.toml")
-        with open(config, "w") as f:
+    config = os.path.join(data, "bench.toml")
+    with open(config, "w") as f:
+        f.write("[limits]\nrequests_per_second = 0.0\n")
+        if a.no_evidence:
             f.write("[evidence]\nenabled = false\n")
-        extra = ["--config", config]
+    extra = ["--config", config]
     server_p, server = start([BIN, "serve", "--listen", "127.0.0.1:0", "--data-dir", data,
                               "--allow-private", origin, "--workers", str(a.workers)] + extra,
                              "triage listening on ")
@@ -81,7 +86,7 @@ def main():
         while final_count(server) < a.n:
             time.sleep(0.05)
         done = time.perf_counter() - t0
-        with urllib.request.urlopen(f"http://{server}/metrics", timeout=10) as r:
+        with urllib.request.urlopen(urllib.request.Request(f"http://{server}/metrics", headers=AUTH), timeout=10) as r:
             text = r.read().decode()
         routed = re.search(r'^triage_referrals_final_total\{status="routed"\} (\S+)$', text, re.M)
         print(f"referrals: {a.n} (batches of {a.batch}, {a.workers} workers, {os.cpu_count()} cores, "
