@@ -293,15 +293,7 @@ fn written_without_spaces(c: char) -> bool {
 mod tests {
     use super::*;
 
-    struct Rng(u64);
-    impl Rng {
-        fn below(&mut self, n: usize) -> usize {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            (self.0 % n as u64) as usize
-        }
-    }
+    use crate::test_rng::Rng;
 
     /// Letters of spaced and unspaced scripts, digits, marks, spaces and punctuation, a
     /// supplementary-plane Han character and an emoji: few enough that patterns overlap.

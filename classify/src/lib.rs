@@ -30,6 +30,8 @@ pub mod langid;
 pub mod normalize;
 pub mod pdq;
 mod score;
+#[cfg(test)]
+mod test_rng;
 
 pub use classifier::{
     BuildError, Classifier, Document, ImageEvidence, Stats, MAX_OCCURRENCES_PER_ENTRY,

@@ -1040,13 +1040,8 @@ mod tests {
                                    РрСсОоЕеНнЖжЁё ايیکةـَ٣۳中國回覆ﻻ😀"
                 .chars()
                 .collect();
-        let mut rng = 0xD1B5_4A32_D192_ED03u64;
-        let mut next = |n: usize| {
-            rng ^= rng << 13;
-            rng ^= rng >> 7;
-            rng ^= rng << 17;
-            (rng % n as u64) as usize
-        };
+        let mut rng = crate::test_rng::Rng(0xD1B5_4A32_D192_ED03u64);
+        let mut next = |n: usize| rng.below(n);
         for _ in 0..50_000 {
             let len = next(40);
             let text: String = (0..len)

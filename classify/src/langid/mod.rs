@@ -925,13 +925,8 @@ mod tests {
             .lines()
             .filter_map(|l| l.splitn(3, '\t').nth(2))
             .collect();
-        let mut rng = 0x2545_F491_4F6C_DD1Du64;
-        let mut next = |n: usize| {
-            rng ^= rng << 13;
-            rng ^= rng >> 7;
-            rng ^= rng << 17;
-            (rng % n as u64) as usize
-        };
+        let mut rng = crate::test_rng::Rng(0x2545_F491_4F6C_DD1Du64);
+        let mut next = |n: usize| rng.below(n);
         // Documents of held-out lines, paragraphs of 1 to 30 lines (some far over the
         // bytes a segment keeps), joined by spaces, newlines or blank lines.
         for _ in 0..300 {

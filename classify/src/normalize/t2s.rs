@@ -316,13 +316,8 @@ mod tests {
                 assert_eq!(new.source_of(i), old.source_of(i), "{text} at {i}");
             }
         };
-        let mut rng = 0x9E37_79B9_7F4A_7C15u64;
-        let mut next = |n: usize| {
-            rng ^= rng << 13;
-            rng ^= rng >> 7;
-            rng ^= rng << 17;
-            (rng % n as u64) as usize
-        };
+        let mut rng = crate::test_rng::Rng(0x9E37_79B9_7F4A_7C15u64);
+        let mut next = |n: usize| rng.below(n);
         let mut differ = 0;
         for _ in 0..20_000 {
             let mut text = String::new();
