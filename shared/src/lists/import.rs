@@ -680,12 +680,7 @@ fn read_terms(
         if let Err(m) = check_keyword(&e) {
             p.at(line, m);
         }
-        if needs_category && e.category.is_none() {
-            p.at(
-                line,
-                "no category: the line has none and --category was not given".into(),
-            );
-        }
+        require_category(p, line, needs_category, e.category.is_some());
         if p.all.len() + p.more != before {
             continue;
         }
@@ -721,12 +716,7 @@ fn read_urls(text: &str, needs_category: bool, p: &mut Report, dedup: &mut Dedup
         if let Err(m) = check_url(&mut e) {
             p.at(line, m);
         }
-        if needs_category && e.category.is_none() {
-            p.at(
-                line,
-                "no category: the line has none and --category was not given".into(),
-            );
-        }
+        require_category(p, line, needs_category, e.category.is_some());
         if p.all.len() + p.more != before {
             continue;
         }
@@ -734,6 +724,16 @@ fn read_urls(text: &str, needs_category: bool, p: &mut Report, dedup: &mut Dedup
         push_unique(&mut out, e, line, p, dedup);
     }
     out
+}
+
+/// A plain line without a category when the import gives none either (`--category`).
+fn require_category(p: &mut Report, line: usize, needed: bool, has: bool) {
+    if needed && !has {
+        p.at(
+            line,
+            "no category: the line has none and --category was not given".into(),
+        );
+    }
 }
 
 fn push_unique<T: serde::Serialize + super::EntryState>(
