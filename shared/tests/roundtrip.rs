@@ -304,6 +304,27 @@ fn bad_rows_are_named_by_line_and_column() {
     )
     .unwrap_err();
     assert!(err.0[0].message.contains("--category"), "{:?}", err.0);
+    // Plain lines: a line naming its category passes, one without is named by its line.
+    for (format, name, text) in [
+        (
+            Format::Terms,
+            "t.txt",
+            &b"a term\tcategory=extremism\nanother term\n"[..],
+        ),
+        (
+            Format::Urls,
+            "u.txt",
+            &b"https://example.com/a\tcategory=extremism\nhttps://example.com/b\n"[..],
+        ),
+    ] {
+        let err = import(Path::new(name), text, &opts(format, None)).unwrap_err();
+        let lines: Vec<String> = err.0.iter().map(|p| p.to_string()).collect();
+        assert_eq!(lines.len(), 1, "{lines:#?}");
+        assert!(
+            lines[0].starts_with(&format!("{name}:2: no category")),
+            "{lines:#?}"
+        );
+    }
     // Missing columns, bad plain fields, bad options.
     let err = import(
         Path::new("x.csv"),
