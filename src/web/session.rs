@@ -11,7 +11,6 @@
 
 use anyhow::Result;
 use rusqlite::{params, Connection, OptionalExtension};
-use sha2::{Digest, Sha256};
 
 pub const COOKIE: &str = "triage_session";
 /// The pre-session cookie of the sign-in form (double-submit CSRF for the login itself).
@@ -39,10 +38,6 @@ pub fn random_hex() -> Result<String> {
     Ok(hex::encode(b))
 }
 
-fn digest(id: &str) -> String {
-    hex::encode(Sha256::digest(id.as_bytes()))
-}
-
 /// A live session as found.
 #[derive(Debug, Clone)]
 pub struct Found {
@@ -59,7 +54,7 @@ pub fn create(conn: &Connection, token_id: &str, now: &str) -> Result<(String, S
     let csrf = random_hex()?;
     conn.execute(
         "INSERT INTO web_sessions (id_sha256, token_id, csrf, created_at, last_seen_at) VALUES (?1, ?2, ?3, ?4, ?4)",
-        params![digest(&id), token_id, csrf, now],
+        params![crate::auth::tokens::hash(&id), token_id, csrf, now],
     )?;
     Ok((id, csrf))
 }
@@ -75,7 +70,7 @@ pub fn lookup(
     touch_before: &str,
 ) -> Result<Option<Found>> {
     init_table(conn)?;
-    let key = digest(cookie);
+    let key = crate::auth::tokens::hash(cookie);
     let row: Option<(String, String, String)> = conn
         .query_row(
             "SELECT token_id, csrf, last_seen_at FROM web_sessions WHERE id_sha256 = ?1",
